@@ -1,0 +1,163 @@
+"""Command line: `python -m app analyze|evaluate|train|model-info ...`.
+
+Heavy imports (torch, the models) happen inside the commands, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from app import __version__
+
+EXIT_USAGE = 2
+EXIT_NO_MODEL = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m app",
+        description="Deepfake Inspector: are the faces in these images real or deepfaked? "
+        "Everything runs offline on this computer.",
+    )
+    p.add_argument("--version", action="version", version=f"Deepfake Inspector {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser("analyze", help="analyse image files or folders (recursive)")
+    a.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    a.add_argument("--format", choices=["jsonl", "table"], default="jsonl")
+    a.add_argument("--no-heatmap", action="store_true", help="skip GradCAM (faster)")
+    a.add_argument("--weights", metavar="FILE", help="model card (.json), .safetensors or a seed "
+                   "checkpoint (.pt/.pth with 'model_state_dict')")
+    a.add_argument("--save-heatmaps", metavar="DIR", help="write GradCAM overlay PNGs here")
+    a.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    e = sub.add_parser("evaluate", help="measure the detector on folders of known real/fake images")
+    e.add_argument("--real", nargs="+", default=[], metavar="DIR", required=True)
+    e.add_argument("--fake", nargs="+", default=[], metavar="DIR", required=True)
+    e.add_argument("--weights", metavar="FILE")
+    e.add_argument("--threshold", type=float, help="default: the model card's")
+    e.add_argument("--out", metavar="DIR", help="write metrics.json, scores.csv and plots here")
+    e.add_argument("--limit", type=int, help="at most this many images per folder")
+
+    sub.add_parser("model-info", help="print the installed detector's model card")
+
+    t = sub.add_parser("train", help="fine-tune a detector (see README: Training)")
+    t.add_argument("rest", nargs=argparse.REMAINDER, help="options of app.training.train")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_USAGE
+    if args.command == "analyze":
+        return _cmd_analyze(args)
+    if args.command == "evaluate":
+        from app.training.evaluate import run_cli
+
+        return run_cli(args)
+    if args.command == "model-info":
+        return _cmd_model_info()
+    if args.command == "train":
+        from app.training.train import main as train_main
+
+        return train_main(args.rest)
+    return EXIT_USAGE
+
+
+def _load_analyzer(weights, heatmaps: bool):
+    from app.core.analysis import Analyzer
+    from app.core.errors import ModelError
+
+    analyzer = Analyzer(weights, heatmaps=heatmaps)
+    try:
+        analyzer.detector  # noqa: B018 - load now, so a missing model is one clear message
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return analyzer
+
+
+def _cmd_analyze(args) -> int:
+    from app.core.analysis import iter_image_files
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    files = iter_image_files(args.paths)
+    if not files:
+        print("error: no image files found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+    analyzer = _load_analyzer(args.weights, heatmaps=not args.no_heatmap)
+    if analyzer is None:
+        return EXIT_NO_MODEL
+    if missing and not args.quiet:
+        print(f"warning: {len(missing)} path(s) do not exist; reported as errors", file=sys.stderr)
+    heat_dir = Path(args.save_heatmaps) if args.save_heatmaps else None
+    if heat_dir:
+        heat_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    table_rows = []
+    for i, path in enumerate(files, 1):
+        result = analyzer.analyze(path)
+        record = result.to_dict()
+        if heat_dir and result.faces and result.faces[0].heatmap is not None:
+            record["heatmap_file"] = _save_overlay(path, result, heat_dir, i)
+        if args.format == "jsonl":
+            print(json.dumps(record), flush=True)
+        else:
+            table_rows.append(record)
+        if not args.quiet:
+            rate = i / max(time.perf_counter() - t0, 1e-9)
+            eta = (len(files) - i) / rate
+            print(f"[{i}/{len(files)}] {_short(result)}  {path}  ({rate:.1f} img/s, "
+                  f"ETA {eta:.0f} s)", file=sys.stderr, flush=True)
+    if args.format == "table":
+        _print_table(table_rows)
+    return 0
+
+
+def _short(result) -> str:
+    if result.status == "error":
+        return f"ERROR {result.error_type}"
+    if result.p_fake is None:
+        return "no face"
+    return f"{result.verdict} p_fake={result.p_fake:.2f}"
+
+
+def _save_overlay(path: str, result, out_dir, index: int) -> str:
+    from PIL import Image
+
+    from app.core.explain import overlay_faces
+    from app.core.images import load_image
+
+    rgb = load_image(path).rgb
+    out = out_dir / f"{index:05d}_{Path(path).stem[:60]}_heatmap.png"
+    Image.fromarray(overlay_faces(rgb, result.faces, 0.5)).save(out)
+    return str(out)
+
+
+def _print_table(rows: list[dict]) -> None:
+    print(f"{'verdict':<10} {'p_fake':>6} {'faces':>5}  path")
+    for r in rows:
+        p = "" if r["p_fake"] is None else f"{r['p_fake']:.3f}"
+        verdict = r["verdict"] or ("error" if r["status"] == "error" else "no face")
+        extra = f"  ({r['error']})" if r["error"] else ""
+        print(f"{verdict:<10} {p:>6} {len(r['faces']):>5}  {r['path']}{extra}")
+
+
+def _cmd_model_info() -> int:
+    from app.core.detector import ModelCard
+    from app.core.errors import ModelError
+    from app.core.paths import default_model_card
+
+    try:
+        card = ModelCard.from_file(default_model_card())
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_MODEL
+    print(json.dumps(card.raw, indent=2))
+    return 0

@@ -1,0 +1,218 @@
+"""Analyzer: the one pipeline every front end calls. image -> faces -> p(fake) -> GradCAM."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from app.core.errors import InspectorError
+from app.core.faces import Face, FaceFinder, face_crop
+from app.core.images import LoadedImage, load_image
+from app.core.results import AnalysisResult, FaceResult, Status, Verdict
+
+# Below this many pixels across, a face carries too little detail for a reliable score.
+MIN_RELIABLE_FACE_PX = 64
+MANY_FACES = 12
+
+
+class Analyzer:
+    """Loads the detector lazily, once; `analyze` is safe to call from one worker thread at a time
+    per instance (a lock serialises concurrent callers)."""
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = None,
+        *,
+        heatmaps: bool = True,
+        allow_untrained: bool = False,
+        face_finder: FaceFinder | None = None,
+    ) -> None:
+        self.weights = weights
+        self.heatmaps = heatmaps
+        self.allow_untrained = allow_untrained
+        self.faces = face_finder or FaceFinder()
+        self._detector = None
+        self._explainer = None
+        self._lock = threading.RLock()
+        self.load_ms: float | None = None
+
+    # -- model -----------------------------------------------------------------------------------
+
+    @property
+    def detector(self):
+        """The loaded Detector (raises NoTrainedModelError / ModelError with a plain message)."""
+        with self._lock:
+            if self._detector is None:
+                from app.core.detector import Detector
+
+                t0 = time.perf_counter()
+                _limit_threads()
+                self._detector = Detector.load(self.weights, allow_untrained=self.allow_untrained)
+                self.load_ms = (time.perf_counter() - t0) * 1000.0
+            return self._detector
+
+    @property
+    def model_id(self) -> str:
+        return self.detector.card.id
+
+    def _explainer_for(self):
+        if self._explainer is None:
+            from app.core.explain import Explainer
+
+            self._explainer = Explainer(self.detector)
+        return self._explainer
+
+    def warm_up(self) -> None:
+        """Load every network now (the GUI calls this in its worker while the window shows)."""
+        det = self.detector
+        size = det.card.input_size
+        det.predict(np.zeros((1, size, size, 3), np.uint8))
+        self.faces.find(np.zeros((64, 64, 3), np.uint8))
+
+    # -- analysis --------------------------------------------------------------------------------
+
+    def analyze(
+        self, source: str | os.PathLike | np.ndarray | LoadedImage, *, heatmaps: bool | None = None
+    ) -> AnalysisResult:
+        """Analyse one image. User-caused failures come back as status 'error', never raised."""
+        want_maps = self.heatmaps if heatmaps is None else heatmaps
+        t0 = time.perf_counter()
+        path = os.fspath(source) if isinstance(source, str | os.PathLike) else None
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            image = self._load(source)
+            if isinstance(source, LoadedImage):
+                path = source.path
+            with self._lock:
+                det = self.detector
+                t1 = time.perf_counter()
+                found = self.faces.find(image.rgb)
+                t2 = time.perf_counter()
+                faces = self._score(image.rgb, found, want_maps)
+                t3 = time.perf_counter()
+        except InspectorError as exc:
+            return AnalysisResult(
+                path=path, status=Status.ERROR, error=str(exc), error_type=type(exc).__name__,
+                model=self._detector.card.id if self._detector else None, analysed_at=now,
+            )
+        result = AnalysisResult(
+            path=path,
+            status=Status.OK if faces else Status.NO_FACE,
+            faces=faces,
+            sha256=image.sha256,
+            model=det.card.id,
+            image_size=(image.width, image.height),
+            analysed_at=now,
+            timings_ms={
+                "load": (t1 - t0) * 1000.0,
+                "faces": (t2 - t1) * 1000.0,
+                "classify": (t3 - t2) * 1000.0,
+                "total": (t3 - t0) * 1000.0,
+            },
+        )
+        self._summarise(result, det.card)
+        return result
+
+    def _load(self, source) -> LoadedImage:
+        if isinstance(source, LoadedImage):
+            return source
+        if isinstance(source, np.ndarray):
+            return _from_array(source)
+        return load_image(source)
+
+    def _score(self, rgb: np.ndarray, found: list[Face], want_maps: bool) -> list[FaceResult]:
+        if not found:
+            return []
+        card = self.detector.card
+        crops, regions = [], []
+        for face in found:
+            crop, region = face_crop(rgb, face.box, card.input_size, card.crop_scale)
+            crops.append(crop)
+            regions.append(region)
+        batch = np.stack(crops)  # all faces of one image in one batch
+        if want_maps:
+            logits, probs, maps = self._explainer_for().explain(batch)
+        else:
+            logits, probs = self.detector.predict(batch)
+            maps = [None] * len(found)
+        results = []
+        for face, region, lg, p, hm in zip(found, regions, logits, probs, maps, strict=True):
+            fr = FaceResult(
+                box=face.box, det_score=face.score,
+                landmarks=[(float(x), float(y)) for x, y in face.landmarks],
+                p_fake=float(p), logit=float(lg), heatmap=hm, crop_box=region,
+                verdict=Verdict(card.tier(float(p))),
+            )
+            if min(face.width, face.height) < MIN_RELIABLE_FACE_PX:
+                fr.warnings.append(
+                    f"Face is only {min(face.width, face.height):.0f} px across; scores for faces "
+                    f"under {MIN_RELIABLE_FACE_PX} px are unreliable."
+                )
+                fr.verdict = Verdict.UNCERTAIN
+            results.append(fr)
+        return results
+
+    @staticmethod
+    def _summarise(result: AnalysisResult, card) -> None:
+        """Image score = its most suspicious face; the verdict follows that face."""
+        if not card.trained:
+            result.warnings.append("UNTRAINED MODEL (test only): scores mean nothing.")
+        if not result.faces:
+            result.verdict = Verdict.NO_FACE
+            return
+        top = result.most_suspicious
+        result.p_fake = top.p_fake
+        result.verdict = top.verdict
+        if len(result.faces) > MANY_FACES:
+            result.warnings.append(
+                f"{len(result.faces)} faces found; small faces in crowds are hard to judge."
+            )
+        for i, face in enumerate(result.faces):
+            result.warnings.extend(f"Face {i + 1}: {w}" for w in face.warnings)
+
+    def close(self) -> None:
+        if self._explainer is not None:
+            self._explainer.close()
+            self._explainer = None
+
+
+def _from_array(arr: np.ndarray) -> LoadedImage:
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InspectorError(f"Expected an H x W x 3 RGB array, got shape {arr.shape}.")
+    rgb = np.ascontiguousarray(arr[..., :3].astype(np.uint8, copy=False))
+    import hashlib
+
+    return LoadedImage(rgb=rgb, sha256=hashlib.sha256(rgb.tobytes()).hexdigest())
+
+
+def _limit_threads() -> None:
+    """Use the machine's cores without oversubscribing (torch defaults can exceed them)."""
+    import torch
+
+    n = os.cpu_count() or 1
+    if torch.get_num_threads() > n:
+        torch.set_num_threads(n)
+
+
+def iter_image_files(paths: list[str | os.PathLike]) -> list[str]:
+    """Files in input order; folders expand recursively (sorted). Non-images in folders are
+    skipped; a file named explicitly is kept so the user learns why it failed."""
+    from app.core.images import is_image_path
+
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                out.extend(str(Path(root) / f) for f in sorted(files) if is_image_path(f))
+        else:
+            out.append(str(path))
+    return out

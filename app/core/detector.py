@@ -1,0 +1,245 @@
+"""The face classifier: model card + weights -> p(fake) per face crop.
+
+Weights load only from safetensors or `torch.load(weights_only=True)`: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import ModelError, NoTrainedModelError
+from app.core.paths import default_model_card
+
+ARCH_INCEPTION = "inception_resnet_v1"
+ARCH_FACERES = "faceres_mobilenet_v1"
+
+# Per architecture: the module path GradCAM hooks by default.
+DEFAULT_TARGET_LAYER = {
+    ARCH_INCEPTION: "block8.branch1.2",  # the paper's block8.branch1[-1]
+    ARCH_FACERES: "backbone.blocks.12.pw",
+}
+
+VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
+
+
+@dataclass
+class ModelCard:
+    """What the app needs to know about a detector; the JSON may hold much more (kept in `raw`)."""
+
+    id: str
+    architecture: str
+    input_size: int
+    normalization: str  # "unit" (x/255), "fixed_standardization", "vggface2_bgr_mean"
+    threshold: float = 0.5
+    uncertain_band: tuple[float, float] | None = None  # p(fake) inside it -> "uncertain"
+    temperature: float = 1.0  # calibrated p = sigmoid((logit + bias) / temperature)
+    bias: float = 0.0
+    crop_scale: float = 1.3
+    gradcam_layer: str | None = None
+    trained: bool = True
+    weights_file: str | None = None
+    weights_sha256: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    path: Path | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ModelCard:
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise NoTrainedModelError(f"No model card at {path}.") from exc
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"The model card {path} is unreadable: {exc}") from exc
+        try:
+            cal = raw.get("calibration") or {}
+            band = raw.get("uncertain_band")
+            return cls(
+                id=str(raw["id"]),
+                architecture=str(raw["architecture"]),
+                input_size=int(raw["input_size"]),
+                normalization=str(raw["normalization"]),
+                threshold=float(raw.get("threshold", 0.5)),
+                uncertain_band=tuple(float(v) for v in band) if band else None,
+                temperature=float(cal.get("temperature", 1.0)),
+                bias=float(cal.get("bias", 0.0)),
+                crop_scale=float(raw.get("crop_scale", 1.3)),
+                gradcam_layer=raw.get("gradcam_target_layer"),
+                trained=bool(raw.get("trained", False)),
+                weights_file=raw.get("weights_file"),
+                weights_sha256=raw.get("weights_sha256"),
+                raw=raw,
+                path=path,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"The model card {path} lacks a valid field: {exc}") from exc
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        z = (np.asarray(logits, np.float64) + self.bias) / self.temperature
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def tier(self, p_fake: float) -> str:
+        """'fake', 'real' or 'uncertain' for a calibrated p(fake)."""
+        if self.uncertain_band and self.uncertain_band[0] <= p_fake <= self.uncertain_band[1]:
+            return "uncertain"
+        return "fake" if p_fake >= self.threshold else "real"
+
+
+def build_model(architecture: str):
+    """An untrained network of the named architecture (never downloads anything)."""
+    if architecture == ARCH_INCEPTION:
+        from facenet_pytorch import InceptionResnetV1
+
+        return InceptionResnetV1(pretrained=None, classify=True, num_classes=1)
+    if architecture == ARCH_FACERES:
+        from app.core.models.faceres import FaceResDetector
+
+        return FaceResDetector()
+    raise ModelError(f"Unknown detector architecture '{architecture}'.")
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _seed_card(path: Path) -> ModelCard:
+    """The seed paper's checkpoint: InceptionResnetV1, 256 px faces, pixels / 255, threshold 0.5."""
+    return ModelCard(
+        id=f"seed-checkpoint:{path.name}",
+        architecture=ARCH_INCEPTION,
+        input_size=256,
+        normalization="unit",
+        threshold=0.5,
+        trained=True,
+        crop_scale=1.0,
+        raw={"note": "external checkpoint in the seed paper's format; not calibrated by us"},
+        path=path,
+    )
+
+
+class Detector:
+    """A loaded classifier: crops (N, H, W, 3 uint8 RGB) -> logits and calibrated p(fake)."""
+
+    def __init__(self, card: ModelCard, model) -> None:
+        self.card = card
+        self.model = model.eval()
+        self._mean = None
+
+    @classmethod
+    def load(cls, weights: str | Path | None = None, *, allow_untrained: bool = False) -> Detector:
+        """Load from a model card (.json), safetensors with a card beside it, or a seed checkpoint.
+
+        `weights=None` uses the app's bundled card. An untrained card is refused unless
+        `allow_untrained` (tests): the app never presents random weights as a verdict.
+        """
+        path = Path(weights) if weights else default_model_card()
+        if path.suffix in (".pt", ".pth", ".ckpt"):
+            return cls._load_checkpoint(path)
+        card_path = path if path.suffix == ".json" else path.with_suffix(".json")
+        if not card_path.exists():
+            raise NoTrainedModelError(
+                "No trained detector is installed (no model card found at "
+                f"{card_path}). Scores cannot be given until one is."
+            )
+        card = ModelCard.from_file(card_path)
+        if not card.trained and not allow_untrained:
+            raise NoTrainedModelError(
+                f"The detector '{card.id}' is marked untrained; it would give meaningless scores."
+            )
+        wfile = (path if path.suffix == ".safetensors"
+                 else card_path.parent / (card.weights_file or ""))
+        if not card.weights_file and path.suffix != ".safetensors":
+            raise ModelError(f"The model card {card_path} names no weights file.")
+        if not wfile.exists():
+            raise NoTrainedModelError(f"The detector's weights file is missing: {wfile}")
+        if card.weights_sha256 and sha256_file(wfile) != card.weights_sha256:
+            raise ModelError(
+                f"The weights file {wfile.name} does not match its model card's SHA-256: "
+                "damaged or replaced. Reinstall the app."
+            )
+        from safetensors.torch import load_file
+
+        model = build_model(card.architecture)
+        state = {k: v.float() for k, v in load_file(str(wfile)).items()}
+        _load_state(model, state, wfile)
+        return cls(card, model)
+
+    @classmethod
+    def _load_checkpoint(cls, path: Path) -> Detector:
+        import torch
+
+        if not path.exists():
+            raise NoTrainedModelError(f"The checkpoint does not exist: {path}")
+        try:
+            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ModelError(f"The checkpoint {path.name} could not be read safely: {exc}") from exc
+        state = ckpt.get("model_state_dict", ckpt) if isinstance(ckpt, dict) else None
+        if not isinstance(state, dict):
+            raise ModelError(f"{path.name} holds no state dict ('model_state_dict').")
+        card = _seed_card(path)
+        model = build_model(card.architecture)
+        _load_state(model, state, path)
+        return cls(card, model)
+
+    # -- inference -------------------------------------------------------------------------------
+
+    def preprocess(self, crops: np.ndarray):
+        """uint8 RGB crops (N, H, W, 3) at the card's input size -> normalised NCHW float tensor."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
+        norm = self.card.normalization
+        if norm == "unit":
+            x = x / 255.0
+        elif norm == "fixed_standardization":
+            x = (x - 127.5) / 128.0
+        elif norm == "vggface2_bgr_mean":
+            x = x.flip(1) - torch.tensor(VGGFACE2_BGR_MEAN).view(1, 3, 1, 1)
+        else:
+            raise ModelError(f"Unknown normalisation '{norm}' in the model card.")
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and calibrated p(fake) for a batch of crops, no gradients."""
+        import torch
+
+        with torch.inference_mode():
+            logits = self.model(self.preprocess(crops)).reshape(-1).float().numpy()
+        return logits, self.card.calibrate(logits)
+
+    def target_layer(self):
+        """The module GradCAM hooks: the card's choice, else the architecture's default."""
+        name = self.card.gradcam_layer or DEFAULT_TARGET_LAYER[self.card.architecture]
+        try:
+            return self.model.get_submodule(name)
+        except AttributeError as exc:
+            raise ModelError(f"GradCAM target layer '{name}' does not exist in the model.") from exc
+
+
+def _load_state(model, state: dict, source: Path) -> None:
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatch
+        raise ModelError(f"{source.name} does not fit the detector architecture: {exc}") from exc
+    if missing or unexpected:
+        raise ModelError(
+            f"{source.name} does not fit the detector architecture "
+            f"(missing {len(missing)} tensors, e.g. {missing[:3]}; unexpected {unexpected[:3]})."
+        )
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-7), 1 - 1e-7)
+    return math.log(p / (1 - p))

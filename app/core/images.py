@@ -1,0 +1,195 @@
+"""Open any image safely: RGB uint8 array with EXIF orientation applied, or a typed error."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from app.core.errors import (
+    CorruptImageError,
+    EmptyFileError,
+    FileMissingError,
+    ImageLoadError,
+    ImageTooLargeError,
+    UnsupportedFormatError,
+)
+
+# 80 megapixels covers every phone and DSLR; larger is refused as a likely decompression bomb.
+MAX_PIXELS = 80_000_000
+MAX_FILE_BYTES = 300 * 1024 * 1024
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif",
+     ".avif"}
+)
+
+_heif_registered = False
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if _heif_registered:
+        return
+    _heif_registered = True
+    try:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    except ImportError:  # pragma: no cover - optional at run time, required by pyproject
+        pass
+
+
+@dataclass
+class LoadedImage:
+    """An image ready for analysis."""
+
+    rgb: np.ndarray  # H x W x 3 uint8, orientation applied
+    path: str | None = None
+    sha256: str | None = None
+    format: str | None = None
+    file_size: int | None = None
+    original_mode: str | None = None
+    exif_orientation: int | None = None
+    raw: bytes | None = field(default=None, repr=False)
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_image(source: str | os.PathLike | bytes, *, keep_bytes: bool = False) -> LoadedImage:
+    """Read a file (or bytes) into an RGB array; raise an ImageLoadError subclass on failure."""
+    path: str | None = None
+    if isinstance(source, bytes | bytearray):
+        data = bytes(source)
+    else:
+        path = os.fspath(source)
+        data = _read_file(path)
+    if not data:
+        raise EmptyFileError("The file is empty (0 bytes); it holds no image.")
+    img = decode_image(data)
+    return LoadedImage(
+        rgb=img.pop("rgb"),
+        path=path,
+        sha256=sha256_bytes(data),
+        file_size=len(data),
+        raw=data if keep_bytes else None,
+        **img,
+    )
+
+
+def _read_file(path: str) -> bytes:
+    p = Path(path)
+    if not p.exists():
+        raise FileMissingError(f"The file does not exist (moved or deleted?): {path}")
+    if p.is_dir():
+        raise UnsupportedFormatError(f"This is a folder, not an image file: {path}")
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageTooLargeError(
+                f"The file is {size / 1e6:.0f} MB; images over {MAX_FILE_BYTES / 1e6:.0f} MB "
+                "are refused."
+            )
+        return p.read_bytes()
+    except PermissionError as exc:
+        raise ImageLoadError(f"No permission to read the file: {path}") from exc
+    except OSError as exc:
+        raise ImageLoadError(f"The file could not be read: {exc.strerror or exc}") from exc
+
+
+def decode_image(data: bytes) -> dict:
+    """Decode bytes to {'rgb', 'format', 'original_mode', 'exif_orientation'}."""
+    _register_heif()
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns between MAX_PIXELS and 2x MAX_PIXELS; treat that as a bomb too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            fmt = im.format
+            if im.width * im.height > MAX_PIXELS:
+                raise ImageTooLargeError(_bomb_message(im.width, im.height))
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)  # animated GIF/WebP/multi-page TIFF: the first frame
+            im.load()
+            orientation = _exif_orientation(im)
+            mode = im.mode
+            im = ImageOps.exif_transpose(im) if orientation not in (None, 1) else im
+            rgb = _to_rgb(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(
+            "The image declares far more pixels than any real photo "
+            "(a possible decompression bomb), so it was not opened."
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise UnsupportedFormatError(
+            "This file is not an image in a format the app reads "
+            "(JPEG, PNG, WebP, BMP, TIFF, GIF, HEIC)."
+        ) from exc
+    except ImageLoadError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImageError(
+            f"The image data is damaged or incomplete (truncated download?): {exc}"
+        ) from exc
+    return {"rgb": rgb, "format": fmt, "original_mode": mode, "exif_orientation": orientation}
+
+
+def _bomb_message(w: int, h: int) -> str:
+    return (
+        f"The image is {w}x{h} pixels ({w * h / 1e6:.0f} MP); images over "
+        f"{MAX_PIXELS / 1e6:.0f} MP are refused as a possible decompression bomb."
+    )
+
+
+def _exif_orientation(im: Image.Image) -> int | None:
+    try:
+        value = im.getexif().get(0x0112)
+    except Exception:  # damaged EXIF must not make a readable image unreadable
+        return None
+    return int(value) if value else None
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to 8-bit RGB, compositing alpha on white."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.stack([arr] * 3, axis=-1))
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(arr.min(initial=0)), float(arr.max(initial=1))
+        arr = ((arr - lo) / max(hi - lo, 1e-12) * 255.0 + 0.5).astype(np.uint8)
+        return np.ascontiguousarray(np.stack([arr] * 3, axis=-1))
+    if mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+        mode = im.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, rgba)
+    if im.mode != "RGB":
+        im = im.convert("RGB")  # CMYK, YCbCr, L, 1, LAB ... via Pillow's converters
+    return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))

@@ -1,0 +1,1 @@
+"""Native PyTorch network definitions (no Qt, no downloads)."""

@@ -1,0 +1,97 @@
+"""Plain, JSON-serialisable result types shared by every front end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+
+class Verdict(StrEnum):
+    FAKE = "fake"
+    REAL = "real"
+    UNCERTAIN = "uncertain"
+    NO_FACE = "no face"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    NO_FACE = "no_face"
+    ERROR = "error"
+
+
+# Plain-language wording of each verdict, used by the GUI and reports alike.
+VERDICT_TEXT = {
+    Verdict.FAKE: "Likely manipulated (deepfake)",
+    Verdict.REAL: "No sign of manipulation found",
+    Verdict.UNCERTAIN: "Uncertain: the model cannot tell reliably",
+    Verdict.NO_FACE: "No face found",
+}
+
+
+@dataclass
+class FaceResult:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
+    det_score: float
+    landmarks: list[tuple[float, float]] | None = None  # 5 points: eyes, nose, mouth corners
+    p_fake: float | None = None
+    logit: float | None = None
+    verdict: Verdict | None = None
+    # GradCAM map in [0, 1] over the classifier's crop (crop_box), float32, or None.
+    heatmap: np.ndarray | None = field(default=None, repr=False)
+    crop_box: tuple[float, float, float, float] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "box": [round(float(v), 1) for v in self.box],
+            "det_score": round(float(self.det_score), 4),
+            "p_fake": None if self.p_fake is None else round(float(self.p_fake), 4),
+            "verdict": None if self.verdict is None else str(self.verdict),
+            "landmarks": None
+            if self.landmarks is None
+            else [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class AnalysisResult:
+    path: str | None
+    status: Status
+    error: str | None = None
+    error_type: str | None = None
+    p_fake: float | None = None
+    verdict: Verdict | None = None
+    faces: list[FaceResult] = field(default_factory=list)
+    sha256: str | None = None
+    model: str | None = None
+    image_size: tuple[int, int] | None = None  # width, height after orientation
+    warnings: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    analysed_at: str | None = None  # ISO 8601, UTC
+
+    @property
+    def most_suspicious(self) -> FaceResult | None:
+        scored = [f for f in self.faces if f.p_fake is not None]
+        return max(scored, key=lambda f: f.p_fake) if scored else None
+
+    def to_dict(self) -> dict:
+        """The CLI's JSONL contract (ARCHITECTURE.md) plus extra keys that readers may ignore."""
+        verdict = None if self.verdict in (None, Verdict.NO_FACE) else str(self.verdict)
+        return {
+            "path": self.path,
+            "status": str(self.status),
+            "error": self.error,
+            "p_fake": None if self.p_fake is None else round(float(self.p_fake), 4),
+            "verdict": verdict,
+            "faces": [f.to_dict() for f in self.faces],
+            "sha256": self.sha256,
+            "model": self.model,
+            "image_size": list(self.image_size) if self.image_size else None,
+            "warnings": list(self.warnings),
+            "error_type": self.error_type,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "analysed_at": self.analysed_at,
+        }

@@ -1,0 +1,1 @@
+"""Offline training and model-conversion tools (not imported by the app at runtime)."""
