@@ -45,12 +45,27 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("model-info", help="print the installed detector's model card")
 
-    t = sub.add_parser("train", help="fine-tune a detector (see README: Training)")
-    t.add_argument("rest", nargs=argparse.REMAINDER, help="options of app.training.train")
+    r = sub.add_parser("report", help="analyse images and write a case report (HTML or PDF)")
+    r.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    r.add_argument("--format", choices=["html", "pdf"], default=None,
+                   help="default: from --out's extension, else html")
+    r.add_argument("--out", metavar="FILE", help="default: case-report-<time>.<format> here")
+    r.add_argument("--weights", metavar="FILE", help="model card (.json) or weights to use")
+    r.add_argument("--notes", default="", help="case notes to include (plain text)")
+    r.add_argument("--tag", action="append", default=[], metavar="TAG", help="a tag (repeatable)")
+    r.add_argument("--title", default="Case report")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    sub.add_parser("train", help="fine-tune a detector (`python -m app train --help`)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # its options belong to app.training.train's own parser
+        from app.training.train import main as train_main
+
+        return train_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
@@ -63,10 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_cli(args)
     if args.command == "model-info":
         return _cmd_model_info()
-    if args.command == "train":
-        from app.training.train import main as train_main
-
-        return train_main(args.rest)
+    if args.command == "report":
+        return _cmd_report(args)
     return EXIT_USAGE
 
 
@@ -160,4 +173,37 @@ def _cmd_model_info() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_MODEL
     print(json.dumps(card.raw, indent=2))
+    return 0
+
+
+def _cmd_report(args) -> int:
+    """Analyse, then write one report for all inputs (PDF through Qt, imported only for PDF)."""
+    from app.core.analysis import iter_image_files
+    from app.core.report import CaseReport
+
+    fmt = args.format or ("pdf" if args.out and args.out.lower().endswith(".pdf") else "html")
+    out = Path(args.out or time.strftime(f"case-report-%Y%m%d-%H%M%S.{fmt}"))
+    files = iter_image_files(args.paths)
+    if not files:
+        print("error: no image files found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+    analyzer = _load_analyzer(args.weights, heatmaps=True)
+    if analyzer is None:
+        return EXIT_NO_MODEL
+    report = CaseReport(card=analyzer.detector.card, title=args.title, notes=args.notes,
+                        tags=args.tag)
+    for i, path in enumerate(files, 1):
+        result = analyzer.analyze(path)
+        report.add(result)
+        if not args.quiet:
+            print(f"[{i}/{len(files)}] {_short(result)}  {path}", file=sys.stderr, flush=True)
+    if fmt == "pdf":
+        from app.ui.report_pdf import write_report_pdf
+
+        pages = write_report_pdf(report, out)
+        print(f"wrote {out} ({pages} pages)", file=sys.stderr)
+    else:
+        report.write(out)
+        print(f"wrote {out}", file=sys.stderr)
+    print(out)
     return 0

@@ -197,19 +197,7 @@ class Detector:
 
     def preprocess(self, crops: np.ndarray):
         """uint8 RGB crops (N, H, W, 3) at the card's input size -> normalised NCHW float tensor."""
-        import torch
-
-        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
-        norm = self.card.normalization
-        if norm == "unit":
-            x = x / 255.0
-        elif norm == "fixed_standardization":
-            x = (x - 127.5) / 128.0
-        elif norm == "vggface2_bgr_mean":
-            x = x.flip(1) - torch.tensor(VGGFACE2_BGR_MEAN).view(1, 3, 1, 1)
-        else:
-            raise ModelError(f"Unknown normalisation '{norm}' in the model card.")
-        return x.contiguous(memory_format=torch.channels_last)
+        return normalize_batch(crops, self.card.normalization)
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits and calibrated p(fake) for a batch of crops, no gradients."""
@@ -226,6 +214,25 @@ class Detector:
             return self.model.get_submodule(name)
         except AttributeError as exc:
             raise ModelError(f"GradCAM target layer '{name}' does not exist in the model.") from exc
+
+
+def normalize_batch(crops: np.ndarray, normalization: str):
+    """uint8 RGB (N, H, W, 3) -> float NCHW (channels_last) as the model card's normalisation says.
+
+    Training and inference both call this, so the two can never disagree.
+    """
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
+    if normalization == "unit":
+        x = x / 255.0
+    elif normalization == "fixed_standardization":
+        x = (x - 127.5) / 128.0
+    elif normalization == "vggface2_bgr_mean":
+        x = x.flip(1) - torch.tensor(VGGFACE2_BGR_MEAN).view(1, 3, 1, 1)
+    else:
+        raise ModelError(f"Unknown normalisation '{normalization}' in the model card.")
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def _load_state(model, state: dict, source: Path) -> None:

@@ -22,11 +22,13 @@ CACHE_SCALE = 1.8  # crop side = 1.8 x face box side (the classifier uses 1.3)
 CACHE_SIZE = 224
 
 
-def cache_folder(folder: Path, out: Path, limit: int | None = None, every: int = 1) -> dict:
+def cache_folder(
+    folder: Path, out: Path, limit: int | None = None, every: int = 1, min_face: int = 32
+) -> dict:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))[::every]
     if limit:
         files = files[:limit]
-    finder = FaceFinder(min_face_size=32)
+    finder = FaceFinder(min_face_size=min_face)
     crops, lms, boxes, names, skipped = [], [], [], [], []
     t0 = time.time()
     for i, f in enumerate(files, 1):
@@ -66,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--limit", type=int)
     ap.add_argument("--every", type=int, default=1, help="take every n-th file")
+    ap.add_argument("--min-face", type=int, default=32, help="smallest face to look for (px)")
     args = ap.parse_args(argv)
-    info = cache_folder(args.folder, args.out, args.limit, args.every)
+    info = cache_folder(args.folder, args.out, args.limit, args.every, args.min_face)
     print(f"kept {info['kept']}, skipped {len(info['skipped'])}")
     for s in info["skipped"][:20]:
         print("  skipped", s)

