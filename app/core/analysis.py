@@ -15,10 +15,6 @@ from app.core.faces import Face, FaceFinder, face_crop
 from app.core.images import LoadedImage, load_image
 from app.core.results import AnalysisResult, FaceResult, Status, Verdict
 
-# Below this many pixels across, a face carries too little detail for a reliable score.
-MIN_RELIABLE_FACE_PX = 64
-MANY_FACES = 12
-
 
 class Analyzer:
     """Loads the detector lazily, once; `analyze` is safe to call from one worker thread at a time
@@ -31,9 +27,11 @@ class Analyzer:
         heatmaps: bool = True,
         allow_untrained: bool = False,
         face_finder: FaceFinder | None = None,
+        metadata: bool = True,
     ) -> None:
         self.weights = weights
         self.heatmaps = heatmaps
+        self.metadata = metadata
         self.allow_untrained = allow_untrained
         self.faces = face_finder or FaceFinder()
         self._detector = None
@@ -77,15 +75,25 @@ class Analyzer:
     # -- analysis --------------------------------------------------------------------------------
 
     def analyze(
-        self, source: str | os.PathLike | np.ndarray | LoadedImage, *, heatmaps: bool | None = None
+        self, source: str | os.PathLike | np.ndarray | LoadedImage, *, heatmaps: bool | None = None,
+        metadata: bool | None = None,
     ) -> AnalysisResult:
-        """Analyse one image. User-caused failures come back as status 'error', never raised."""
+        """Analyse one image. User-caused failures come back as status 'error', never raised.
+
+        `metadata=False` skips provenance/metadata extraction (default: the instance's setting);
+        input-quality checks always run.
+        """
+        from app.core import metadata as meta
+        from app.core.quality import assess
+
         want_maps = self.heatmaps if heatmaps is None else heatmaps
+        want_meta = self.metadata if metadata is None else metadata
         t0 = time.perf_counter()
         path = os.fspath(source) if isinstance(source, str | os.PathLike) else None
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            image = self._load(source)
+            # Metadata reads the file's bytes: keep them rather than read the file twice.
+            image = load_image(path, keep_bytes=True) if path and want_meta else self._load(source)
             if isinstance(source, LoadedImage):
                 path = source.path
             with self._lock:
@@ -95,6 +103,10 @@ class Analyzer:
                 t2 = time.perf_counter()
                 faces = self._score(image.rgb, found, want_maps)
                 t3 = time.perf_counter()
+            quality = [q.to_dict() for q in assess(image, faces, det.card.input_size)]
+            t4 = time.perf_counter()
+            findings = [f.to_dict() for f in meta.for_image(image)] if want_meta else []
+            t5 = time.perf_counter()
         except InspectorError as exc:
             return AnalysisResult(
                 path=path, status=Status.ERROR, error=str(exc), error_type=type(exc).__name__,
@@ -108,11 +120,15 @@ class Analyzer:
             model=det.card.id,
             image_size=(image.width, image.height),
             analysed_at=now,
+            metadata=findings,
+            quality=quality,
             timings_ms={
                 "load": (t1 - t0) * 1000.0,
                 "faces": (t2 - t1) * 1000.0,
                 "classify": (t3 - t2) * 1000.0,
-                "total": (t3 - t0) * 1000.0,
+                "quality": (t4 - t3) * 1000.0,
+                "metadata": (t5 - t4) * 1000.0,
+                "total": (t5 - t0) * 1000.0,
             },
         )
         self._summarise(result, det.card)
@@ -148,30 +164,31 @@ class Analyzer:
                 p_fake=float(p), logit=float(lg), heatmap=hm, crop_box=region,
                 verdict=Verdict(card.tier(float(p))),
             )
-            if min(face.width, face.height) < MIN_RELIABLE_FACE_PX:
-                fr.warnings.append(
-                    f"Face is only {min(face.width, face.height):.0f} px across; scores for faces "
-                    f"under {MIN_RELIABLE_FACE_PX} px are unreliable."
-                )
-                fr.verdict = Verdict.UNCERTAIN
             results.append(fr)
         return results
 
     @staticmethod
     def _summarise(result: AnalysisResult, card) -> None:
-        """Image score = its most suspicious face; the verdict follows that face."""
+        """Image score = its most suspicious face; the verdict follows that face. A quality
+        problem that makes a score untrustworthy turns that face (or, for a whole-image
+        problem, every face) "uncertain"."""
         if not card.trained:
             result.warnings.append("UNTRAINED MODEL (test only): scores mean nothing.")
+        for q in result.quality:
+            faces = result.faces if q["face"] is None else [result.faces[q["face"]]]
+            if q["face"] is None:
+                result.warnings.append(q["message"])
+            elif q["message"] not in faces[0].warnings:
+                faces[0].warnings.append(q["message"])
+            if q["makes_uncertain"]:
+                for face in faces:
+                    face.verdict = Verdict.UNCERTAIN
         if not result.faces:
             result.verdict = Verdict.NO_FACE
             return
         top = result.most_suspicious
         result.p_fake = top.p_fake
         result.verdict = top.verdict
-        if len(result.faces) > MANY_FACES:
-            result.warnings.append(
-                f"{len(result.faces)} faces found; small faces in crowds are hard to judge."
-            )
         for i, face in enumerate(result.faces):
             result.warnings.extend(f"Face {i + 1}: {w}" for w in face.warnings)
 

@@ -216,6 +216,32 @@ class Detector:
             raise ModelError(f"GradCAM target layer '{name}' does not exist in the model.") from exc
 
 
+def write_untrained_model(folder: str | Path, architecture: str = ARCH_INCEPTION,
+                          input_size: int = 160, model_id: str = "untrained-test-model") -> Path:
+    """An explicitly UNTRAINED detector (seeded random weights) for tests and benchmarks only.
+
+    Its card says `"trained": false`, so the app refuses it unless told `allow_untrained`.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    torch.manual_seed(0)
+    model = build_model(architecture).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    wfile = folder / "untrained.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(wfile))
+    card = {
+        "id": model_id, "trained": False, "architecture": architecture,
+        "input_size": input_size, "normalization": "fixed_standardization", "threshold": 0.5,
+        "uncertain_band": [0.4, 0.6], "weights_file": wfile.name,
+        "weights_sha256": sha256_file(wfile),
+    }
+    path = folder / "untrained.json"
+    path.write_text(json.dumps(card, indent=2))
+    return path
+
+
 def normalize_batch(crops: np.ndarray, normalization: str):
     """uint8 RGB (N, H, W, 3) -> float NCHW (channels_last) as the model card's normalisation says.
 

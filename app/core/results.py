@@ -15,6 +15,14 @@ class Verdict(StrEnum):
     NO_FACE = "no face"
 
 
+class Severity(StrEnum):
+    """How much a metadata finding or quality warning matters (shared by both)."""
+
+    INFO = "info"
+    NOTABLE = "notable"
+    WARNING = "warning"
+
+
 class Status(StrEnum):
     OK = "ok"
     NO_FACE = "no_face"
@@ -71,6 +79,10 @@ class AnalysisResult:
     warnings: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     analysed_at: str | None = None  # ISO 8601, UTC
+    # Provenance/metadata findings (app.core.metadata.Finding.to_dict) and input-quality warnings
+    # (app.core.quality.QualityWarning.to_dict): plain dicts, so results stay JSON-ready.
+    metadata: list[dict] = field(default_factory=list)
+    quality: list[dict] = field(default_factory=list)
 
     @property
     def most_suspicious(self) -> FaceResult | None:
@@ -94,4 +106,6 @@ class AnalysisResult:
             "error_type": self.error_type,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "analysed_at": self.analysed_at,
+            "metadata": [dict(m) for m in self.metadata],
+            "quality": [dict(q) for q in self.quality],
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from app.core.faces import face_crop
@@ -53,8 +54,11 @@ class BatchMaker:
     """Half real, half fake; fakes are self-blended reals (and, if given, real fakes)."""
 
     def __init__(self, reals: list[CropSet], fakes: list[CropSet], size: int, batch: int,
-                 seed: int, real_weights: list[float] | None = None, fake_share: float = 0.2):
+                 seed: int, real_weights: list[float] | None = None, fake_share: float = 0.2,
+                 fake_adjust: list[float] | None = None):
         self.reals, self.fakes = reals, fakes
+        # Per fake set: > 0 blur that often, < 0 sharpen that often (see sharpness_gap).
+        self.fake_adjust = fake_adjust or [0.0] * len(fakes)
         self.size, self.batch, self.seed = size, batch, seed
         w = np.asarray(real_weights or [len(r) for r in reals], np.float64)
         self.real_p = w / w.sum()
@@ -69,9 +73,10 @@ class BatchMaker:
         for i in range(self.batch):
             fake = i % 2 == 1
             if fake and rng.random() < self.fake_share:
-                cs = self.fakes[rng.integers(len(self.fakes))]
+                k = rng.integers(len(self.fakes))
+                cs = self.fakes[k]
                 j = rng.integers(len(cs))
-                img = cs.crops[j]
+                img = _deconfound(cs.crops[j], self.fake_adjust[k], rng)
             else:
                 cs = self.reals[rng.choice(len(self.reals), p=self.real_p)]
                 j = rng.integers(len(cs))
@@ -92,6 +97,34 @@ class BatchMaker:
         jitter = tuple(rng.uniform(-0.06, 0.06, 2))
         x = view(np.ascontiguousarray(img), box, self.size, scale, jitter)
         return degrade(x, rng)
+
+
+def _deconfound(img: np.ndarray, adjust: float, rng: np.random.Generator) -> np.ndarray:
+    """Blur (adjust > 0) or sharpen (adjust < 0) a fake with probability |adjust|."""
+    if adjust == 0 or rng.random() >= abs(adjust):
+        return img
+    if adjust > 0:
+        return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.3))
+    blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.6))
+    amount = rng.uniform(0.4, 1.0)
+    return cv2.addWeighted(img, 1.0 + amount, blur, -amount, 0)
+
+
+def sharpness(cs: CropSet, size: int = 160) -> float:
+    """Median variance of the Laplacian over the centre of the face views."""
+    views = eval_views(cs, size)
+    m = size // 4
+    return float(np.median([cv2.Laplacian(cv2.cvtColor(v, cv2.COLOR_RGB2GRAY),
+                                          cv2.CV_64F)[m:-m, m:-m].var() for v in views]))
+
+
+def sharpness_gap(fake: CropSet, real: CropSet) -> float:
+    """How often to blur (> 0) or sharpen (< 0) this fake set so that sharpness stops being a
+    cue: GAN faces are crisper than the web photos they are compared with, FF++ deepfakes
+    blurrier than their source videos, and a model that learns either learns the other backwards.
+    """
+    ratio = sharpness(fake) / max(sharpness(real), 1e-6)
+    return float(np.clip((ratio - 1.0) if ratio >= 1 else -(1.0 / ratio - 1.0), -0.6, 0.6))
 
 
 def eval_views(cs: CropSet, size: int, scale: float = 1.3) -> np.ndarray:

@@ -144,8 +144,13 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                            interpolation=cv2.INTER_AREA)
         img = cv2.resize(small, (w, h), interpolation=rng.choice(
             [cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA]))
-    if rng.random() < 0.2:
+    r = rng.random()
+    if r < 0.2:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.5))
+    elif r < 0.35:  # sharpened too, so that sharpness alone never says 'fake' (GAN faces are crisp)
+        blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.6))
+        amount = rng.uniform(0.3, 1.2)
+        img = cv2.addWeighted(img, 1.0 + amount, blur, -amount, 0)
     if rng.random() < 0.15:
         noise = rng.normal(0, rng.uniform(2, 8), img.shape).astype(np.float32)
         img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)

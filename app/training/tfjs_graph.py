@@ -3,8 +3,9 @@
 Used only to verify that a hand-written PyTorch port reproduces the original graph: it reads
 the GraphDef stored as JSON in ``modelTopology``, loads the weights listed in
 ``weightsManifest`` and evaluates the nodes with plain NumPy. It deliberately implements only
-the ops that occur in the models we convert (currently ``faceres-deep``); any other op raises
-``NotImplementedError`` rather than being guessed at.
+the ops that occur in the models we convert or compare against (``faceres-deep``, and the
+``antispoof`` peer: ``_FusedConv2D``, ``MaxPool``, ``Reshape``, float16-quantised weights); any
+other op raises ``NotImplementedError`` rather than being guessed at.
 
 No TensorFlow, no torch: this module must stay independent of the code it verifies.
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 _DTYPES = {"float32": np.float32, "int32": np.int32}
+# Storage types of quantised weights (``quantization.dtype`` in the manifest).
+_QUANT_DTYPES = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}
 
 
 @dataclass
@@ -108,17 +111,29 @@ def load_tfjs_graph(model_json: str | Path) -> TfjsGraph:
         offset = 0
         # Shards are one byte stream; each weight occupies prod(shape) items in manifest order.
         for entry in group["weights"]:
-            if "quantization" in entry:
-                raise NotImplementedError(f"quantized weight {entry['name']!r} not supported")
-            dt = np.dtype(_DTYPES[entry["dtype"]]).newbyteorder("<")
             count = int(np.prod(entry["shape"], dtype=np.int64))
+            out_dt = np.dtype(_DTYPES[entry["dtype"]])
+            quant = entry.get("quantization")
+            if quant is None:
+                dt = out_dt.newbyteorder("<")
+            elif quant.get("dtype") in _QUANT_DTYPES:
+                dt = np.dtype(_QUANT_DTYPES[quant["dtype"]]).newbyteorder("<")
+            else:
+                raise NotImplementedError(
+                    f"quantization {quant!r} of weight {entry['name']!r} not supported")
             arr = np.frombuffer(blob, dtype=dt, count=count, offset=offset)
-            weights[entry["name"]] = arr.reshape(entry["shape"]).astype(dt.newbyteorder("="))
+            arr = arr.astype(dt.newbyteorder("="))
+            if quant is not None and quant["dtype"] != "float16":
+                # Affine (u)int quantisation: value = q * scale + min.
+                arr = arr.astype(np.float64) * float(quant["scale"]) + float(quant["min"])
+            weights[entry["name"]] = arr.reshape(entry["shape"]).astype(out_dt)
             offset += count * dt.itemsize
         if offset != len(blob):
             raise ValueError(f"weight shards hold {len(blob)} bytes, manifest uses {offset}")
     nodes = {n["name"]: n for n in spec["modelTopology"]["node"]}
-    outputs = list(spec.get("signature", {}).get("outputs", {}))
+    # Signature outputs map an alias to the tensor (``{"activation_4": {"name": "Identity:0"}}``).
+    sig_outputs = spec.get("signature", {}).get("outputs", {})
+    outputs = [_strip(v.get("name", k)) for k, v in sig_outputs.items()]
     meta = {k: v for k, v in spec.items() if k not in ("modelTopology", "weightsManifest")}
     return TfjsGraph(nodes=nodes, weights=weights, outputs=outputs, meta=meta)
 
@@ -210,19 +225,56 @@ def _depthwise(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
     return out
 
 
-def _fused_matmul(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
-    a, b, *extra = args
-    if attr.get("transpose_a", {}).get("b") or attr.get("transpose_b", {}).get("b"):
-        raise NotImplementedError("transposed _FusedMatMul not supported")
-    y = a @ b
-    for op in attr_strs(attr, "fused_ops"):
+def _apply_fused(y: np.ndarray, ops: list[str], extra: list[np.ndarray], kind: str) -> np.ndarray:
+    """Apply a fused op list such as ``["BiasAdd", "Relu"]`` (extra holds the bias)."""
+    extra = list(extra)
+    for op in ops:
         if op == "BiasAdd":
             y = y + extra.pop(0)
         elif op == "Relu":
             y = np.maximum(y, 0)
+        elif op == "Relu6":
+            y = np.clip(y, 0, 6)
         else:
-            raise NotImplementedError(f"_FusedMatMul fused op {op!r} not supported")
+            raise NotImplementedError(f"{kind} fused op {op!r} not supported")
     return y
+
+
+def _fused_conv2d(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
+    x, w, *extra = args
+    return _apply_fused(_conv2d([x, w], attr), attr_strs(attr, "fused_ops"), extra, "_FusedConv2D")
+
+
+def _max_pool(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
+    x = args[0]
+    if attr_str(attr, "data_format", "NHWC") != "NHWC":
+        raise NotImplementedError("only NHWC pooling is supported")
+    _, kh, kw, _ = attr_ints(attr, "ksize")
+    _, sh, sw, _ = attr_ints(attr, "strides")
+    padding = attr_str(attr, "padding")
+    if padding == "SAME":
+        pt, pb = same_padding(x.shape[1], kh, sh)
+        pl, pr = same_padding(x.shape[2], kw, sw)
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=fill)
+    elif padding != "VALID":
+        raise NotImplementedError(f"padding {padding!r} not supported")
+    out = None
+    for _, _, win in _taps(x, kh, kw, sh, sw):
+        out = win if out is None else np.maximum(out, win)
+    return out
+
+
+def _reshape(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
+    x, shape = args
+    return x.reshape(tuple(int(v) for v in np.ravel(shape)))
+
+
+def _fused_matmul(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
+    a, b, *extra = args
+    if attr.get("transpose_a", {}).get("b") or attr.get("transpose_b", {}).get("b"):
+        raise NotImplementedError("transposed _FusedMatMul not supported")
+    return _apply_fused(a @ b, attr_strs(attr, "fused_ops"), extra, "_FusedMatMul")
 
 
 def _mean(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
@@ -239,6 +291,10 @@ def _softmax(args: list[np.ndarray], attr: Mapping) -> np.ndarray:
 
 _OPS: dict[str, Callable[[list[np.ndarray], Mapping], np.ndarray]] = {
     "Conv2D": _conv2d,
+    "_FusedConv2D": _fused_conv2d,
+    "MaxPool": _max_pool,
+    "Reshape": _reshape,
+    "Identity": lambda a, _: a[0],
     "DepthwiseConv2dNative": _depthwise,
     "Add": lambda a, _: a[0] + a[1],
     "Mul": lambda a, _: a[0] * a[1],
@@ -247,6 +303,6 @@ _OPS: dict[str, Callable[[list[np.ndarray], Mapping], np.ndarray]] = {
     "Maximum": lambda a, _: np.maximum(a[0], a[1]),
     "Mean": _mean,
     "_FusedMatMul": _fused_matmul,
-    "Sigmoid": lambda a, _: 1.0 / (1.0 + np.exp(-a[0])),
+    "Sigmoid": lambda a, _: 0.5 * (1.0 + np.tanh(0.5 * a[0])),  # = 1/(1+e^-x), no overflow
     "Softmax": _softmax,
 }

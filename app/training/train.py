@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.detector import ARCH_FACERES, ARCH_INCEPTION, build_model, normalize_batch
-from app.training.data import BatchMaker, CropSet, eval_views, load_cache
+from app.training.data import BatchMaker, CropSet, eval_views, load_cache, sharpness_gap
 from app.training.metrics import roc_auc
 
 NORMALIZATION = {ARCH_FACERES: "vggface2_bgr_mean", ARCH_INCEPTION: "fixed_standardization"}
@@ -42,7 +42,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--wd", type=float, default=1e-4)
-    ap.add_argument("--fake-share", type=float, default=0.2)
+    ap.add_argument("--fake-share", type=float, default=0.2,
+                    help="share of fakes taken from --fake sets (the rest are self-blended)")
+    ap.add_argument("--extra-real-share", type=float, default=0.15,
+                    help="weight of each --extra-real set relative to the --real sets")
+    ap.add_argument("--init-full", type=Path, help="start from a whole detector (safetensors)")
+    ap.add_argument("--deconfound", action=argparse.BooleanOptionalAction, default=True,
+                    help="blur/sharpen real-fake sets so sharpness is no cue (data.sharpness_gap)")
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1234)
@@ -55,6 +61,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _model(args):
     import torch
+
+    if args.init_full:
+        from safetensors.torch import load_file
+
+        model = build_model(args.arch)
+        model.load_state_dict({k: v.float() for k, v in load_file(str(args.init_full)).items()})
+        return model.to(memory_format=torch.channels_last)
 
     if args.arch == ARCH_FACERES and str(args.init) != "none":
         from app.core.models.faceres import FaceResDetector
@@ -128,16 +141,23 @@ def main(argv: list[str] | None = None) -> int:
         cs = load_cache(args.cache / f"{name}.npz", name, "train")
         reals.append(cs)
         weights.append(len(cs))
+    base = sum(weights)
     for name in args.extra_real:
         p = args.cache / f"{name}.npz"
         if p.exists():
             cs = load_cache(p, name.removeprefix("dev_"), "train")
             reals.append(cs)
-            weights.append(0.15 * sum(weights))  # a small share of every batch
+            weights.append(args.extra_real_share * base)  # a small share of every batch
     fakes = [load_cache(args.cache / f"{n}.npz", n.removeprefix("dev_"), "train")
              for n in args.fake if (args.cache / f"{n}.npz").exists()]
     print(f"reals: {[len(r) for r in reals]}, real fakes: {[len(f) for f in fakes]}", flush=True)
-    maker = BatchMaker(reals, fakes, args.size, args.batch, args.seed, weights, args.fake_share)
+    # The i-th --fake set is compared with the i-th --extra-real set (same source).
+    extra = reals[len(args.real):]
+    adjust = [sharpness_gap(f, extra[i]) if args.deconfound and i < len(extra) else 0.0
+              for i, f in enumerate(fakes)]
+    print(f"sharpness de-confounding per fake set: {adjust}", flush=True)
+    maker = BatchMaker(reals, fakes, args.size, args.batch, args.seed, weights, args.fake_share,
+                       adjust)
     val_sets = _val_sets(args)
     print("validation:", {k: len(v[1]) for k, v in val_sets.items()}, flush=True)
 

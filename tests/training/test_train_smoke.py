@@ -77,3 +77,16 @@ def test_batches_are_a_function_of_step(tiny_cache):
     xb, yb = b[11]
     assert (xa == xb).all() and (ya == yb).all() and ya.tolist() == [0, 1, 0, 1]
     assert not (a[12][0] == xa).all()
+
+
+def test_sharpness_gap_blurs_crisp_fakes_and_sharpens_soft_ones(tiny_cache):
+    import cv2
+
+    from app.training.data import CropSet, load_cache, sharpness_gap
+
+    cs = load_cache(tiny_cache / "utkface.npz")
+    soft = CropSet(np.stack([cv2.GaussianBlur(c, (0, 0), 2.0) for c in cs.crops]),
+                   cs.landmarks, cs.boxes, cs.names)
+    assert sharpness_gap(cs, soft) > 0.3  # fakes crisper than reals: blur them often
+    assert sharpness_gap(soft, cs) < -0.3  # fakes softer: sharpen them
+    assert abs(sharpness_gap(cs, cs)) < 1e-9

@@ -1,0 +1,93 @@
+"""PDF export of the case report: the report's HTML laid out by Qt's QTextDocument onto a
+QPdfWriter. Works offscreen (no display) and never touches the network: the report's data: URI
+images are handed to the document as resources instead of being loaded as URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QMarginsF, QSizeF, QUrl
+from PySide6.QtGui import (
+    QGuiApplication,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPdfWriter,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QApplication
+
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_SRC = re.compile(r"src=(['\"])data:image/[a-z+]+;base64,([A-Za-z0-9+/=\s]+)\1", re.I)
+_WIDTH = re.compile(r"\bwidth=(['\"])(\d+)\1", re.I)
+_HEIGHT = re.compile(r"\bheight=(['\"])(\d+)\1", re.I)
+MARGIN_MM = 15.0
+_app = None
+
+
+def ensure_gui_app() -> QGuiApplication:
+    """The Qt application (needed for fonts and images); offscreen when there is no display.
+
+    A QApplication rather than a bare QGuiApplication, so widgets still work later in the same
+    process (the GUI, tests)."""
+    global _app
+    app = QGuiApplication.instance()
+    if app is None:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and os.name != "nt":
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = _app = QApplication([])
+    return app
+
+
+def html_to_pdf(html: str, path: str | os.PathLike, *, title: str = "Deepfake Inspector report",
+                page: QPageSize.PageSizeId = QPageSize.PageSizeId.A4) -> int:
+    """Render report HTML to a PDF file; returns the number of pages written."""
+    ensure_gui_app()
+    writer = QPdfWriter(str(Path(path)))
+    writer.setTitle(title)
+    writer.setCreator("Deepfake Inspector")
+    writer.setPageLayout(QPageLayout(QPageSize(page), QPageLayout.Orientation.Portrait,
+                                     QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
+                                     QPageLayout.Unit.Millimeter))
+    doc = QTextDocument()
+    doc.setDocumentMargin(0)
+    # Lay the document out at 96 dpi on the printable area; print_() scales it to the device.
+    rect = writer.pageLayout().paintRect(QPageLayout.Unit.Point)
+    width, height = rect.width() * 96 / 72, rect.height() * 96 / 72
+    doc.setPageSize(QSizeF(width, height))
+    doc.setHtml(_with_resources(doc, html, max_width=int(width)))
+    pages = doc.pageCount()
+    doc.print_(writer)
+    del writer  # finishes the file
+    return pages
+
+
+def _with_resources(doc: QTextDocument, html: str, max_width: int) -> str:
+    """Move data: URI images into the document's resources and fit them to the page width."""
+    counter = iter(range(1_000_000))
+
+    def fix(match: re.Match) -> str:
+        tag = match.group(0)
+        src = _SRC.search(tag)
+        if src:
+            image = QImage.fromData(base64.b64decode(re.sub(r"\s", "", src.group(2))))
+            name = f"report-image-{next(counter)}.png"
+            doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+            tag = tag[:src.start()] + f"src='{name}'" + tag[src.end():]
+        w, h = _WIDTH.search(tag), _HEIGHT.search(tag)
+        if w and h and int(w.group(2)) > max_width:
+            scale = max_width / int(w.group(2))
+            tag = _WIDTH.sub(f"width='{max_width}'", tag, count=1)
+            tag = _HEIGHT.sub(f"height='{round(int(h.group(2)) * scale)}'", tag, count=1)
+        return tag
+
+    return _IMG.sub(fix, html)
+
+
+def write_report_pdf(report, path: str | os.PathLike) -> int:
+    """Write a CaseReport (app.core.report) as PDF; returns the page count."""
+    return html_to_pdf(report.html(), path, title=f"Deepfake Inspector \u2014 {report.title}")

@@ -1,0 +1,68 @@
+"""The shipped detector: its card matches its weights, it loads offline, and (with ../shared/data
+beside the repo) it separates real from fake on a slice of the dev data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.detector import ModelCard, sha256_file
+from app.core.paths import default_model_card
+from tests.conftest import SHARED_DATA
+
+CARD = default_model_card()
+pytestmark = pytest.mark.skipif(not CARD.exists(), reason="no detector shipped in weights/")
+
+
+def test_card_sha256_matches_weights():
+    card = ModelCard.from_file(CARD)
+    assert card.trained
+    assert sha256_file(CARD.parent / card.weights_file) == card.weights_sha256
+
+
+def test_card_has_what_the_app_and_an_editor_need():
+    raw = json.loads(CARD.read_text())
+    for key in ("id", "architecture", "input_size", "normalization", "threshold",
+                "uncertain_band", "calibration", "training_data", "metrics", "limits", "date",
+                "gradcam_target_layer", "weights_sha256", "pretrained_from"):
+        assert key in raw, key
+    lo, hi = raw["uncertain_band"]
+    assert 0 < lo <= raw["threshold"] <= hi < 1
+    ev = raw["metrics"]["dev_eval"]
+    assert 0.0 <= ev["ffpp"]["roc_auc"] <= 1.0 and 0.0 <= ev["gan"]["roc_auc"] <= 1.0
+
+
+def test_shipped_detector_loads_and_explains(astronaut):
+    from app.core.analysis import Analyzer
+
+    a = Analyzer()
+    r = a.analyze(astronaut)
+    a.close()
+    assert r.status == "ok" and r.model == json.loads(CARD.read_text())["id"]
+    assert r.faces[0].heatmap is not None and np.isfinite(r.faces[0].heatmap).all()
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED_DATA / "dev").exists(), reason="../shared/data not present")
+def test_separates_gan_fakes_from_reals_on_dev_slice():
+    from app.core.analysis import Analyzer
+    from app.training.metrics import roc_auc
+    from app.training.splits import split_of
+
+    def eval_files(folder: Path, n: int) -> list[Path]:
+        return [p for p in sorted(folder.iterdir()) if split_of("gan", p.name) == "eval"][:n]
+
+    a = Analyzer(heatmaps=False)
+    scores, labels = [], []
+    for label, folder in [(0, SHARED_DATA / "dev/gan/real"), (1, SHARED_DATA / "dev/gan/fake")]:
+        for p in eval_files(folder, 30):
+            r = a.analyze(p)
+            if r.p_fake is not None:
+                scores.append(r.p_fake)
+                labels.append(label)
+    # A floor well below the card's measured figure: this guards against a broken pipeline
+    # (wrong normalisation, crops, weights), not against a weaker model.
+    assert roc_auc(np.array(labels), np.array(scores)) > 0.6
