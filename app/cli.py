@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                    "checkpoint (.pt/.pth with 'model_state_dict')")
     a.add_argument("--save-heatmaps", metavar="DIR", help="write GradCAM overlay PNGs here")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    a.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                   help="images analysed at once (default: one per CPU core, at most 4)")
 
     e = sub.add_parser("evaluate", help="measure the detector on folders of known real/fake images")
     e.add_argument("--real", nargs="+", default=[], metavar="DIR", required=True)
@@ -112,22 +115,31 @@ def _cmd_analyze(args) -> int:
     heat_dir = Path(args.save_heatmaps) if args.save_heatmaps else None
     if heat_dir:
         heat_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    from app.core.batch import run_batch
+
     table_rows = []
-    for i, path in enumerate(files, 1):
-        result = analyzer.analyze(path)
+
+    last: list = [None]  # the result the progress line reports
+
+    def emit(item) -> None:
+        result, i = item.result, item.index + 1
+        last[0] = result
         record = result.to_dict()
         if heat_dir and result.faces and result.faces[0].heatmap is not None:
-            record["heatmap_file"] = _save_overlay(path, result, heat_dir, i)
+            record["heatmap_file"] = _save_overlay(item.path, result, heat_dir, i)
         if args.format == "jsonl":
             print(json.dumps(record), flush=True)
         else:
             table_rows.append(record)
+
+    def progress(p) -> None:
         if not args.quiet:
-            rate = i / max(time.perf_counter() - t0, 1e-9)
-            eta = (len(files) - i) / rate
-            print(f"[{i}/{len(files)}] {_short(result)}  {path}  ({rate:.1f} img/s, "
-                  f"ETA {eta:.0f} s)", file=sys.stderr, flush=True)
+            rate = p.done / max(p.elapsed_s, 1e-9)
+            print(f"[{p.done}/{p.total}] {_short(last[0])}  {p.path}  ({rate:.1f} img/s, "
+                  f"ETA {p.eta_s or 0:.0f} s)", file=sys.stderr, flush=True)
+
+    run_batch(analyzer, files, heatmaps=None, expand=False, workers=args.workers,
+              on_result=emit, on_progress=progress)
     if args.format == "table":
         _print_table(table_rows)
     return 0

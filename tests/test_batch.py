@@ -7,6 +7,7 @@ import json
 import threading
 
 import cv2
+import numpy as np
 import pytest
 
 from app.core.batch import BatchProgress, run_batch, write_csv, write_json
@@ -115,3 +116,23 @@ def test_export_csv_and_json(tmp_path, folder):
     assert write_json(results, tmp_path / "out.json") == 5
     data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert data == [r.to_dict() for r in results]
+
+
+def test_parallel_workers_keep_input_order_and_match_serial(analyzer, astronaut, no_face, tmp_path):
+    """Two images at once (one torch thread each) give the same results, in input order."""
+    paths = []
+    for i in range(5):
+        paths.append(save_rgb(tmp_path / f"{i}_face.png", np.roll(astronaut, 7 * i, axis=1)))
+        paths.append(save_rgb(tmp_path / f"{i}_none.png", no_face))
+    (tmp_path / "9_bad.jpg").write_bytes(b"junk")
+    paths.append(tmp_path / "9_bad.jpg")
+    serial, parallel = [], []
+    run_batch(analyzer, paths, expand=False, on_result=lambda it: serial.append(it.result))
+    run_batch(analyzer, paths, expand=False, workers=2,
+              on_result=lambda it: parallel.append(it.result))
+    assert [r.path for r in parallel] == [str(p) for p in paths]
+    assert [r.status for r in serial] == [r.status for r in parallel]
+    assert [r.status for r in parallel][-3:] == ["ok", "no_face", "error"]
+    for a, b in zip(serial, parallel, strict=True):
+        if a.p_fake is not None:
+            assert a.p_fake == pytest.approx(b.p_fake, abs=1e-4)

@@ -35,7 +35,8 @@ class Analyzer:
         self.allow_untrained = allow_untrained
         self.faces = face_finder or FaceFinder()
         self._detector = None
-        self._explainer = None
+        self._shared: dict = {}  # GradCAM, shared with siblings
+        self._shared_lock = threading.Lock()
         self._lock = threading.RLock()
         self.load_ms: float | None = None
 
@@ -59,11 +60,22 @@ class Analyzer:
         return self.detector.card.id
 
     def _explainer_for(self):
-        if self._explainer is None:
-            from app.core.explain import Explainer
+        with self._shared_lock:
+            if self._shared.get("explainer") is None:
+                from app.core.explain import Explainer
 
-            self._explainer = Explainer(self.detector)
-        return self._explainer
+                self._shared["explainer"] = Explainer(self.detector)
+            return self._shared["explainer"]
+
+    def sibling(self) -> Analyzer:
+        """Another Analyzer for a second worker thread: its own face finder and lock, the same
+        loaded detector and GradCAM (whose own lock serialises heatmap passes)."""
+        det = self.detector
+        twin = Analyzer(self.weights, heatmaps=self.heatmaps, allow_untrained=self.allow_untrained,
+                        metadata=self.metadata)
+        twin._detector, twin.load_ms = det, self.load_ms
+        twin._shared, twin._shared_lock = self._shared, self._shared_lock
+        return twin
 
     def warm_up(self) -> None:
         """Load every network now (the GUI calls this in its worker while the window shows)."""
@@ -193,9 +205,10 @@ class Analyzer:
             result.warnings.extend(f"Face {i + 1}: {w}" for w in face.warnings)
 
     def close(self) -> None:
-        if self._explainer is not None:
-            self._explainer.close()
-            self._explainer = None
+        with self._shared_lock:
+            explainer = self._shared.pop("explainer", None)
+        if explainer is not None:
+            explainer.close()
 
 
 def _from_array(arr: np.ndarray) -> LoadedImage:

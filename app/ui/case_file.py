@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 HISTORY_OFF = ("History is off (Settings > Keep History of Analyses), so notes and tags cannot be "
                "saved. Turn it on to take notes on the images you analyse next.")
 HISTORY_UNAVAILABLE = "The history database is unavailable, so notes and tags cannot be saved."
-NOT_SAVED = ("This analysis is not in the history (it could not be saved), so notes and tags "
-             "cannot be kept.")
+NOT_SAVED = "This result is not saved in the history, so notes and tags cannot be kept for it."
 
 
 def _caption(text: str) -> QLabel:
@@ -55,7 +54,6 @@ class CaseFilePane(QWidget):
         bottom = QWidget()
         b = QVBoxLayout(bottom)
         b.setContentsMargins(0, 4, 0, 0)
-        b.addWidget(_caption("YOUR NOTES AND TAGS"))
         b.addWidget(self.notes_hint)
         b.addWidget(self.notes, 1)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -63,7 +61,8 @@ class CaseFilePane(QWidget):
         self.splitter.addWidget(bottom)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([340, 160])  # the findings list needs the room; notes are short
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10, 8)
         lay.addWidget(self.splitter)

@@ -82,7 +82,9 @@ class HistoryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and col == 3:
             return verdict_color(e.verdict)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join(x for x in (e.path or "(pasted image)", e.error or "") if x)
+            tags = f"Tags: {e.tags}" if e.tags else ""  # the list cuts long notes: show them whole
+            return "\n".join(x for x in (e.path or "(pasted image)", e.error or "", tags, e.notes)
+                             if x)
         if role == Qt.ItemDataRole.BackgroundRole and e.status == "error":
             return QColor("#fbe9e7")
         return None

@@ -69,7 +69,6 @@ class MetadataPanel(QWidget):
         self._detail = QLabel()
         self._detail.setWordWrap(True)
         self._detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._detail.setMinimumHeight(48)
         self._detail.setAlignment(Qt.AlignmentFlag.AlignTop)
         top = QHBoxLayout()
         top.addWidget(self._headline, 1)
@@ -165,7 +164,7 @@ class MetadataPanel(QWidget):
             group = self.tree.topLevelItem(i)
             for j in range(group.childCount()):
                 item = group.child(j)
-                lines = max(_wrapped_lines(fm, item.text(c), header.sectionSize(c) - 12)
+                lines = max(_wrapped_lines(fm, item.text(c), header.sectionSize(c) - 20)
                             for c in (1, 2))
                 item.setSizeHint(1, QSize(header.sectionSize(1), lines * fm.lineSpacing() + 6))
 

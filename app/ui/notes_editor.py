@@ -12,6 +12,7 @@ from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCompleter,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -62,7 +63,7 @@ class NotesEditor(QWidget):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.tags_edit.setCompleter(completer)
         self.status = QLabel()
-        self.status.setObjectName("notesStatus")
+        self.status.setObjectName("hint")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(self.DEBOUNCE_MS)
@@ -72,12 +73,17 @@ class NotesEditor(QWidget):
         self.tags_edit.editingFinished.connect(self.flush)
         form = QFormLayout()
         form.addRow("Tags", self.tags_edit)
+        self.title = QLabel("YOUR NOTES")
+        self.title.setObjectName("caption")
+        head = QHBoxLayout()  # the save state beside the title: no line of its own in a side panel
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.status)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(QLabel("Notes"))
+        lay.addLayout(head)
         lay.addWidget(self.notes_edit, 1)
         lay.addLayout(form)
-        lay.addWidget(self.status)
         self.clear()
 
     # -- API -------------------------------------------------------------------------------------

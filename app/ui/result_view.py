@@ -204,7 +204,7 @@ class ResultView(QWidget):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
-        splitter.setSizes([820, 440])
+        splitter.setSizes([800, 480])
         splitter.setChildrenCollapsible(False)
         return splitter
 
@@ -282,6 +282,8 @@ class ResultView(QWidget):
         self.case_pane.set_result(result)
         n = warning_count(result)
         self.side_tabs.setTabText(1, f"Metadata && notes  \u26a0 {n}" if n else "Metadata && notes")
+        self.side_tabs.setTabToolTip(1, f"{n} metadata or input-quality finding(s) worth a look"
+                                     if n else "What the file's metadata says; your notes and tags")
         self.select_face(top_face_index(result))
         self.stack.setCurrentIndex(self.PAGE_RESULT)
 

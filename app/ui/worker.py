@@ -191,8 +191,11 @@ class _JobRunner:
             s.sig_result.emit(JobResult(job.id, job.kind, item.index, item.result, None, thumb,
                                         hid))
 
+        # One core stays free for the window; the rest each analyse one image at a time.
+        workers = max(1, (os.cpu_count() or 1) - 1)
         return run_batch(
             analyzer, job.paths, heatmaps=False, cancel=job.cancel, on_result=on_result,
+            workers=workers,
             on_progress=lambda p: s.sig_progress.emit((job.id, p)),
             on_start=lambda n: s.sig_started.emit((job.id, n)),
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from tests.ui.conftest import drop_urls, wait_batch_done, wait_result
@@ -89,6 +90,8 @@ def test_notes_and_tags_are_saved_and_survive_a_restart(qtbot, make_window, exif
     qtbot.waitUntil(lambda: hv.model.rowCount() == 1)
     tags_col = hv.model.index(0, 6).data()
     assert tags_col == "election, source-A"  # tags are visible in the list
+    tip = hv.model.index(0, 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Tags: election, source-A" in tip and "Typed just before closing." in tip
     # Reopened while the file is gone: the saved record still shows its metadata and notes.
     exif_file.unlink()
     hv.open_row(0)
