@@ -3,6 +3,10 @@
 import sys
 
 if __name__ == "__main__":
+    if "--self-test" in sys.argv[1:]:  # headless check of an installation (app/selftest.py)
+        from app.selftest import main as self_test
+
+        sys.exit(self_test(sys.argv[1:]))
     from app.ui.main import run
 
     sys.exit(run(sys.argv))

@@ -223,10 +223,12 @@ def _from_array(arr: np.ndarray) -> LoadedImage:
 
 
 def _limit_threads() -> None:
-    """Use the machine's cores without oversubscribing (torch defaults can exceed them)."""
+    """Half the cores for one image's maths: the window, the other workers and whatever else
+    the laptop runs keep the rest (more threads than free cores make OpenMP slower, not faster).
+    Batches use more cores by analysing several images at once (batch.run_batch workers)."""
     import torch
 
-    n = os.cpu_count() or 1
+    n = max(1, (os.cpu_count() or 1) // 2)
     if torch.get_num_threads() > n:
         torch.set_num_threads(n)
 

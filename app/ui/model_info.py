@@ -78,6 +78,34 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return f"<table>{cells}</table>"
 
 
+_PLAIN_SETS = {"gan": "AI-generated faces (GAN) vs real web photos",
+               "ffpp": "Face-swap video deepfakes (FaceForensics++) vs real video frames"}
+
+
+def _plain_figures(raw: dict) -> str:
+    """The figures a journalist needs, in words, from metrics.dev_eval (ship.py's layout)."""
+    ev = (raw.get("metrics") or {}).get("dev_eval") or {}
+    rows = []
+    for key, label in _PLAIN_SETS.items():
+        m = ev.get(key)
+        if not isinstance(m, dict) or m.get("roc_auc") is None:
+            continue
+        auc = m["roc_auc"]
+        skill = ("good" if auc >= 0.9 else "fair" if auc >= 0.75 else "poor" if auc >= 0.6
+                 else "close to guessing")
+        rows.append((label, f"{skill}: ranks a fake above a real {100 * auc:.0f}% of the time; "
+                            f"{100 * m.get('fpr', 0):.0f}% of real faces called fake, "
+                            f"{100 * m.get('recall', 0):.0f}% of fakes called fake, "
+                            f"{100 * m.get('uncertain_share', 0):.0f}% left uncertain"))
+    if ev.get("utk_real_fpr") is not None:
+        rows.append(("Real portraits of all ages and ethnicities (UTKFace)",
+                     f"{100 * ev['utk_real_fpr']:.1f}% called fake"))
+    if not rows:
+        return ""
+    return _table(rows) + ("<p><i>Small development sets; results on other material will "
+                           "differ.</i></p>")
+
+
 def card_html(card, error: str | None = None) -> str:
     """The model card as simple HTML; `card` None means no model could be read."""
     if card is None:
@@ -101,21 +129,29 @@ def card_html(card, error: str | None = None) -> str:
     if raw.get("date"):
         facts.append(("Made on", _e(raw["date"])))
     parts.append(_section("What it is", _table(facts)))
-    tiers = [f"From {100 * card.threshold:.0f}% up a face is called <b>fake</b>; below, "
-             "<b>real</b>."]
     if card.uncertain_band:
         lo, hi = card.uncertain_band
-        tiers.append(f"Between {100 * lo:.0f}% and {100 * hi:.0f}% it says <b>uncertain</b>.")
+        top = max(hi, card.threshold)  # ModelCard.tier: the band wins, then the threshold
+        tiers = [f"Below {100 * lo:.0f}% a face is called <b>real</b> (no sign of manipulation "
+                 f"found); from {100 * lo:.0f}% to {100 * top:.0f}% the verdict is "
+                 f"<b>uncertain</b> (not checked); above {100 * top:.0f}% it is called "
+                 "<b>fake</b>."]
+    else:
+        tiers = [f"From {100 * card.threshold:.0f}% up a face is called <b>fake</b>; below, "
+                 "<b>real</b>."]
     tiers.append("A picture takes the verdict of its most suspicious face.")
     parts.append(_section("How to read the scores", "<p>" + " ".join(tiers) + "</p>"))
     limits = [raw[k] for k in _LIMIT_KEYS if raw.get(k)]
     parts.append(_section("Known limits", "".join(_as_list(v) for v in limits) if limits else
                           "<p>The model card lists none. Every detector has limits: treat a "
                           "score as one clue, never as proof.</p>"))
+    plain = _plain_figures(raw)
+    if plain:
+        parts.append(_section("How well it works (held-out development data)", plain))
     for title, keys, none in (
             ("What it learned from", (*_DATA_KEYS, "pretrained_from"),
              "The model card does not say what data the model learned from."),
-            ("Measured performance", _METRIC_KEYS,
+            ("Technical details of the measurements", _METRIC_KEYS,
              "The model card gives no measured figures for this model.")):
         found = [raw[k] for k in keys if raw.get(k)]
         parts.append(_section(title, "".join(_as_list(v) for v in found) if found

@@ -30,7 +30,7 @@ def test_card_has_what_the_app_and_an_editor_need():
                 "gradcam_target_layer", "weights_sha256", "pretrained_from"):
         assert key in raw, key
     lo, hi = raw["uncertain_band"]
-    assert 0 < lo <= raw["threshold"] <= hi < 1
+    assert 0 < lo <= hi <= raw["threshold"] < 1
     ev = raw["metrics"]["dev_eval"]
     assert 0.0 <= ev["ffpp"]["roc_auc"] <= 1.0 and 0.0 <= ev["gan"]["roc_auc"] <= 1.0
 
