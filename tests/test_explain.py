@@ -54,3 +54,19 @@ def test_overlay_changes_face_region_only():
     diff_weak = np.abs(out[20, 20].astype(int) - 128).sum()
     diff_strong = np.abs(stronger[20, 20].astype(int) - 128).sum()
     assert diff_strong > diff_weak
+
+
+def test_overlay_alpha_follows_heat():
+    """Cold regions of the crop stay nearly clear; hot ones take the colour."""
+    from app.core.explain import colorize_rgba
+
+    rgba = colorize_rgba(np.array([[0.0, 1.0]], np.float32))
+    assert rgba.shape == (1, 2, 4) and rgba[0, 0, 3] < rgba[0, 1, 3] == 255
+    img = np.full((40, 40, 3), 128, np.uint8)
+    heat = np.zeros((8, 8), np.float32)
+    heat[4:, :] = 1.0  # bottom half hot
+    face = FaceResult(box=(0, 0, 40, 40), det_score=1.0, heatmap=heat, crop_box=(0, 0, 40, 40))
+    out = overlay_faces(img, [face], 0.8).astype(int)
+    cold_change = np.abs(out[5, 20] - 128).sum()
+    hot_change = np.abs(out[35, 20] - 128).sum()
+    assert hot_change > 3 * cold_change

@@ -48,6 +48,14 @@ def colorize(heatmap: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(u8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
+def colorize_rgba(heatmap: np.ndarray, floor: float = 0.25) -> np.ndarray:
+    """Like `colorize`, plus an alpha channel that follows the heat: regions that did not drive
+    the decision stay nearly clear instead of tinting the whole crop blue."""
+    alpha = np.clip(floor + (1.0 - floor) * heatmap, 0.0, 1.0)
+    a8 = (alpha * 255.0 + 0.5).astype(np.uint8)
+    return np.dstack([colorize(heatmap), a8])
+
+
 def blend(image: np.ndarray, heatmap_rgb: np.ndarray, opacity: float) -> np.ndarray:
     """Alpha blend: (1 - a) * image + a * heatmap, never saturating. opacity in [0, 1]."""
     a = float(np.clip(opacity, 0.0, 1.0))
@@ -76,14 +84,19 @@ def heatmap_in_image(
 def overlay_faces(
     image: np.ndarray, faces: list, opacity: float
 ) -> np.ndarray:
-    """The image with each face's heatmap blended over its crop region; elsewhere untouched."""
+    """The image with each face's heatmap blended over its crop region; elsewhere untouched.
+    Cold regions stay nearly clear (alpha follows the heat, `colorize_rgba`)."""
     h, w = image.shape[:2]
     out = image.copy()
     for face in faces:
         if face.heatmap is None or face.crop_box is None:
             continue
         warped, cover = heatmap_in_image(face.heatmap, face.crop_box, w, h)
-        blended = blend(out, colorize(warped), opacity)
+        rgba = colorize_rgba(warped)
+        # Per pixel: opacity x the heat's own alpha (what the window paints, see image_view).
+        a = np.clip(opacity, 0.0, 1.0) * rgba[..., 3:4].astype(np.float32) / 255.0
+        blended = out.astype(np.float32) * (1.0 - a) + rgba[..., :3].astype(np.float32) * a
+        blended = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
         mask = cover > 0.5
         out[mask] = blended[mask]
     return out

@@ -7,6 +7,7 @@ the same blend as `explain.blend`, so moving the slider repaints without touchin
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from app.ui.theme import percent, rgb_to_qimage, verdict_color, verdict_word
+from app.ui.theme import percent, verdict_color, verdict_word
 
 
 class ImageView(QGraphicsView):
@@ -78,14 +79,16 @@ class ImageView(QGraphicsView):
             self.zoom_fit()
 
     def _add_heatmap(self, face, scale: float) -> None:
-        from app.core.explain import colorize
+        from app.core.explain import colorize_rgba
 
         heat = None
         if face.heatmap is not None and face.crop_box is not None:
             hm = face.heatmap
             x1, y1, x2, y2 = face.crop_box
-            heat = QGraphicsPixmapItem(QPixmap.fromImage(rgb_to_qimage(colorize(hm))),
-                                       self._image_item)
+            rgba = np.ascontiguousarray(colorize_rgba(hm))
+            qimg = QImage(rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1],
+                          QImage.Format.Format_RGBA8888).copy()
+            heat = QGraphicsPixmapItem(QPixmap.fromImage(qimg), self._image_item)
             heat.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
             # Child coordinates are image pixels / scale (the parent carries the scale).
             s = (x2 - x1) / hm.shape[1] / scale
