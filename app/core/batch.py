@@ -73,7 +73,8 @@ def analyze_one(analyzer, path: str, *, heatmaps: bool | None = None) -> BatchIt
     entry) so one bad file never ends a batch."""
     try:
         try:
-            image = load_image(path)
+            # Keep the bytes: the analyzer's metadata step reads them instead of the file again.
+            image = load_image(path, keep_bytes=True)
         except InspectorError:
             # The analyzer turns the same failure into its standard error record.
             return BatchItem(-1, path, analyzer.analyze(path, heatmaps=heatmaps))

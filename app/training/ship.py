@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def known_limits(m: dict) -> list[str]:
     return [
-        "Trained without any real deepfakes: it looks for blending traces (self-blended "
+        "Trained without any face-swap deepfakes: it looks for blending traces (self-blended "
         "images) and for GAN textures seen in a small GAN set. Methods that leave neither "
         "(full-image diffusion, relighting) may pass as real.",
         f"Dev figures: FF++ Deepfakes ROC AUC {m['ffpp']['roc_auc']:.2f}, GAN faces ROC AUC "
