@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from app.core.faces import face_crop
+from app.training.landmarks68 import five_from_68, sidecar
 from app.training.sbi import degrade, self_blend
 from app.training.splits import split_of
 
@@ -23,17 +24,23 @@ class CropSet:
     landmarks: np.ndarray  # (N, 5, 2)
     boxes: np.ndarray  # (N, 4)
     names: np.ndarray
+    lm68: np.ndarray | None = None  # (N, 68, 2), NaN where no fit (app.training.landmarks68)
 
     def __len__(self) -> int:
         return len(self.names)
 
     def subset(self, idx: np.ndarray) -> CropSet:
-        return CropSet(self.crops[idx], self.landmarks[idx], self.boxes[idx], self.names[idx])
+        lm68 = None if self.lm68 is None else self.lm68[idx]
+        return CropSet(self.crops[idx], self.landmarks[idx], self.boxes[idx], self.names[idx],
+                       lm68)
 
 
-def load_cache(path: Path, dataset: str | None = None, split: str | None = None) -> CropSet:
+def load_cache(path: Path, dataset: str | None = None, split: str | None = None,
+               landmarks68: bool = False) -> CropSet:
+    """A crop cache; with `landmarks68`, also its 68-point sidecar (it must exist)."""
     d = np.load(path)
-    cs = CropSet(d["crops"], d["landmarks"], d["boxes"], d["names"])
+    lm68 = np.load(sidecar(path)) if landmarks68 else None
+    cs = CropSet(d["crops"], d["landmarks"], d["boxes"], d["names"], lm68)
     if split is not None:
         idx = np.array([i for i, n in enumerate(cs.names) if split_of(dataset, str(n)) == split],
                        dtype=np.int64)
@@ -82,7 +89,12 @@ class BatchMaker:
                 j = rng.integers(len(cs))
                 img = cs.crops[j]
                 if fake:
-                    img, _ = self_blend(img, cs.landmarks[j], rng)
+                    five, lm68 = cs.landmarks[j], None
+                    if cs.lm68 is not None and np.isfinite(cs.lm68[j]).all():
+                        # dlib's points are the better five too (MTCNN's drift on tight chips)
+                        lm68 = cs.lm68[j]
+                        five = five_from_68(lm68)
+                    img, _ = self_blend(img, five, rng, landmarks68=lm68)
             x = self._augment(img, cs.boxes[j], rng)
             xs.append(x)
             ys.append(1.0 if fake else 0.0)

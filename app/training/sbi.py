@@ -44,6 +44,33 @@ def face_hull(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.convexHull(np.stack(pts).astype(np.float32)).reshape(-1, 2)
 
 
+# Regions of dlib's 68-point scheme for the mask variants below.
+_JAW, _BROWS, _NOSE = list(range(0, 17)), list(range(17, 27)), list(range(27, 36))
+_EYES, _MOUTH = list(range(36, 48)), list(range(48, 68))
+
+
+def face_hull68(pts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A face-swap-shaped polygon from 68 landmarks: the whole outline (jaw + brows, as face
+    swaps blend), sometimes only the inner face (brows, eyes, nose, mouth, as reenactment and
+    partial swaps alter) or the lower face (nose to chin), with the brows sometimes raised.
+    """
+    pts = np.asarray(pts, np.float32).copy()
+    kind = rng.choice(["full", "full", "full", "inner", "lower"])
+    if kind == "inner":
+        idx = _BROWS + _NOSE + _EYES + _MOUTH
+    elif kind == "lower":
+        idx = _JAW[2:15] + _NOSE
+    else:
+        idx = _JAW + _BROWS
+        if rng.random() < 0.5:  # extend towards the forehead: each brow point moved straight
+            eye_c = pts[_EYES].mean(0)  # up the face by part of its height above the eyes
+            up = pts[_BROWS].mean(0) - eye_c
+            up /= np.linalg.norm(up) + 1e-6
+            height = (pts[_BROWS] - eye_c) @ up
+            pts[_BROWS] += np.outer(np.clip(height, 0, None) * rng.uniform(0.2, 1.2), up)
+    return cv2.convexHull(pts[idx]).reshape(-1, 2)
+
+
 def _elastic(mask: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Smooth random displacement so the boundary is not a clean polygon."""
     h, w = mask.shape
@@ -57,11 +84,18 @@ def _elastic(mask: np.ndarray, rng: np.random.Generator, strength: float) -> np.
 
 
 def blend_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Generator,
-               ratio: float | None = None) -> np.ndarray:
-    """Soft mask in [0, 1]: hull -> elastic deformation -> blurred edge -> random blend ratio."""
+               ratio: float | None = None, landmarks68: np.ndarray | None = None,
+               p68: float = 0.75) -> np.ndarray:
+    """Soft mask in [0, 1]: hull -> elastic deformation -> blurred edge -> random blend ratio.
+
+    The hull comes from the 68 points (when given and finite) with probability `p68`, else from
+    the 5 points.
+    """
     h, w = shape
     mask = np.zeros((h, w), np.float32)
-    cv2.fillConvexPoly(mask, np.round(face_hull(landmarks, rng)).astype(np.int32), 1.0)
+    use68 = landmarks68 is not None and bool(np.isfinite(landmarks68).all()) and rng.random() < p68
+    hull = face_hull68(landmarks68, rng) if use68 else face_hull(landmarks, rng)
+    cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1.0)
     d = float(np.linalg.norm(np.asarray(landmarks[1]) - np.asarray(landmarks[0])))
     mask = _elastic(mask, rng, strength=rng.uniform(0.0, 0.08) * d)
     if rng.random() < 0.5:  # erode or dilate a little: the boundary moves in or out
@@ -108,7 +142,8 @@ def _small_warp(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
-               ratio: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+               ratio: float | None = None, landmarks68: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """(fake, mask): `img` blended with an altered copy of itself inside a face mask."""
     source, target = img, img
     altered = _colour_shift(img, rng)
@@ -119,7 +154,7 @@ def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
     else:
         source, target = img, altered
     source = _small_warp(source, rng)
-    mask = blend_mask(img.shape[:2], landmarks, rng, ratio)
+    mask = blend_mask(img.shape[:2], landmarks, rng, ratio, landmarks68)
     return blend_into(source, target, mask), mask
 
 

@@ -184,19 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     backbone = json.loads((args.weights_dir / "faceres_vggface2_backbone.json").read_text())
     card.update({
         "date": datetime.now(UTC).date().isoformat(),
-        "recipe": {k: info["args"][k] for k in ("size", "batch", "steps", "lr", "wd", "fake_share",
-                                                 "seed", "real", "fake", "extra_real")},
+        "recipe": {k: info["args"][k] for k in (
+            "size", "batch", "steps", "lr", "wd", "fake_share", "extra_real_share", "seed",
+            "real", "fake", "extra_real", "landmarks68", "deconfound", "init_full")
+            if k in info["args"]},
         "best_step": info["step"],
-        "training_data": {
-            "real": "UTKFace 200x200 aligned faces (every 2nd file, 90% of them; non-commercial "
-                    "research licence); the 'train' halves of dev/gan/real (web photos, "
-                    "web-scraped) and dev/ffpp/real (FaceForensics++ c23 frames, research terms)",
-            "fake": "self-blended images made on the fly from the real faces (Shiohara & "
-                    "Yamasaki 2022, 5-point hull masks); the 'train' halves of dev/gan/fake "
-                    "(BaseMax/FakeFaces, GPL-3.0) and dev/ffpp/Deepfakes (FaceForensics++)",
-            "splits": "FF++ by video (train 50% / cal 20% / eval 30%), GAN and UTKFace by file; "
-                      "cal fits calibration and picks the checkpoint, eval is only reported",
-        },
+        "training_data": training_data(info["args"]),
         "training_stages": [args.stages] if args.stages else [],
         "pretrained_from": {k: backbone.get(k) for k in ("model", "attribution", "license")},
         "metrics": {"dev_cal": cal_metrics, "dev_eval": metrics,
@@ -206,13 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     new_score = np.nanmean([metrics["ffpp"]["roc_auc"], metrics["gan"]["roc_auc"]])
     old_card = args.weights_dir / "detector.json"
     if old_card.exists() and not args.force:
-        old = json.loads(old_card.read_text())["metrics"]["dev_eval"]
-        old_score = np.nanmean([old["ffpp"]["roc_auc"], old["gan"]["roc_auc"]])
+        # Re-measured on today's eval files, not read from the old card: the splits may have
+        # changed since (FF++ became split by swap pair), and only the same files compare.
+        print("shipped model, same eval split:", flush=True)
+        old_pairs = _pairs(logits_for(Analyzer(old_card, heatmaps=False), eval_files))
+        old_score = np.nanmean([roc_auc(*old_pairs[k]) for k in ("ffpp", "gan")])
+        card["metrics"]["replaced"] = {
+            "id": json.loads(old_card.read_text()).get("id"),
+            "dev_eval_roc_auc": {k: roc_auc(*old_pairs[k]) for k in ("ffpp", "gan", "all")}}
         if new_score <= old_score:
             print(f"NOT shipped: mean dev AUC {new_score:.4f} <= shipped {old_score:.4f}")
             print(json.dumps(card["metrics"], indent=1))
             return 1
-    card["limits"] = known_limits(metrics)
+    card["limits"] = known_limits(metrics, card["recipe"])
     shutil.copy(wfile, args.weights_dir / "detector.safetensors")
     (args.weights_dir / "detector.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"shipped {model_id}: mean dev-eval AUC {new_score:.4f}")
@@ -220,11 +219,43 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def known_limits(m: dict) -> list[str]:
-    return [
+def training_data(run_args: dict) -> dict:
+    """The card's account of the data, from the run's own arguments."""
+    lm68 = run_args.get("landmarks68") == "True"
+    masks = ("68-point dlib landmark hulls (face-recognition-models 0.3.0, CC0; iBUG 300-W "
+             "trained) with 5-point hulls for variety" if lm68 else "5-point hull masks")
+    fakes, reals = run_args.get("fake", ""), run_args.get("extra_real", "")
+    fake_sets = [n for n, k in (("dev/gan/fake (BaseMax/FakeFaces, GPL-3.0)", "gan_fake"),
+                                ("dev/ffpp/Deepfakes (FaceForensics++)", "ffpp_Deepfakes"))
+                 if k in fakes]
+    real_sets = [n for n, k in (("dev/gan/real (web photos, web-scraped)", "gan_real"),
+                                ("dev/ffpp/real (FaceForensics++ c23 frames, research terms)",
+                                 "ffpp_real")) if k in reals]
+    return {
+        "real": "UTKFace 200x200 aligned faces (every 2nd file, 90% of them; non-commercial "
+                "research licence)" + ("; the 'train' splits of " + " and ".join(real_sets)
+                                       if real_sets else ""),
+        "fake": f"self-blended images made on the fly from the real faces (Shiohara & Yamasaki "
+                f"2022; {masks})" + ("; the 'train' splits of " + " and ".join(fake_sets)
+                                     if fake_sets else ""),
+        "splits": "FF++ by swap pair (both people's real videos and both swaps stay in one "
+                  "split; train 50% / cal 20% / eval 30% of pairs), GAN and UTKFace by file; "
+                  "cal fits calibration and picks the checkpoint, eval is only reported",
+    }
+
+
+def known_limits(m: dict, recipe: dict | None = None) -> list[str]:
+    saw_swaps = "ffpp" in str((recipe or {}).get("fake", ""))
+    first = (
+        "Its only face-swap training examples are FF++ 'Deepfakes' videos of a few people; "
+        "other swap and reenactment methods (FaceSwap, Face2Face, newer tools) are caught only "
+        "as far as the self-blended training generalises, and that is not measured here."
+        if saw_swaps else
         "Trained without any face-swap deepfakes: it looks for blending traces (self-blended "
-        "images) and for GAN textures seen in a small GAN set. Methods that leave neither "
-        "(full-image diffusion, relighting) may pass as real.",
+        "images) and for GAN textures seen in a small GAN set.")
+    return [
+        first + " Methods that leave no blending trace (full-image diffusion, relighting) may "
+        "pass as real.",
         f"Dev figures: FF++ Deepfakes ROC AUC {m['ffpp']['roc_auc']:.2f}, GAN faces ROC AUC "
         f"{m['gan']['roc_auc']:.2f}; on held-out data they will differ.",
         "Scores on faces smaller than 64 px, heavily compressed or blurred images are "

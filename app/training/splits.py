@@ -1,5 +1,6 @@
-"""Deterministic splits of the development data: by video for FF++ (frames of one video are
-near-duplicates), by file for GAN and UTKFace. 'cal' tunes/calibrates, 'eval' is only reported.
+"""Deterministic splits of the development data: by swap pair for FF++ (frames of one video are
+near-duplicates, and a swap shows a second person's face), by file for GAN and UTKFace.
+'cal' tunes/calibrates, 'eval' is only reported.
 """
 
 from __future__ import annotations
@@ -29,9 +30,29 @@ def ffpp_video(name: str) -> str:
     return Path(name).name.split("_")[0]
 
 
+# FF++ swaps come in pairs (035_036 puts 036's face into 035's video, 036_035 the reverse), so
+# one person's face is in four folders' worth of frames. The dev set's pairs, from its listing:
+FFPP_PAIRS = ("035_036", "055_147", "159_175", "263_284", "272_396", "644_657", "648_654",
+              "712_716", "811_920", "917_924", "980_992", "986_994")
+_FFPP_GROUP = {v: pair for pair in FFPP_PAIRS for v in pair.split("_")}
+
+
+def ffpp_group(name: str) -> str:
+    """The split unit for FF++: every video that shows either person of a swap pair.
+
+    Splitting by target video alone put 036's face in training (inside fake 035_036) and 036's
+    real video in evaluation, so a model could learn "this person is fake": the split leaked
+    identity. Real '036_0030.png', fakes '035_036_0030.png' and '036_035_...' share a group.
+    """
+    parts = Path(name).name.split("_")
+    ids = [p for p in parts[:2] if p.isdigit() and len(p) == 3] or parts[:1]
+    group = {_FFPP_GROUP.get(i, i) for i in ids}
+    return "+".join(sorted(group))
+
+
 def split_of(dataset: str, name: str) -> str:
     if dataset.startswith("ffpp"):
-        return _bucket("ffpp:" + ffpp_video(name), FFPP_FRACTIONS)
+        return _bucket("ffpp:" + ffpp_group(name), FFPP_FRACTIONS)
     if dataset.startswith("gan"):
         return _bucket("gan:" + Path(name).name, GAN_FRACTIONS)
     if dataset == "utkface":

@@ -18,6 +18,7 @@ import numpy as np
 
 from app.core.detector import ARCH_FACERES, ARCH_INCEPTION, build_model, normalize_batch
 from app.training.data import BatchMaker, CropSet, eval_views, load_cache, sharpness_gap
+from app.training.landmarks68 import sidecar
 from app.training.metrics import roc_auc
 
 NORMALIZATION = {ARCH_FACERES: "vggface2_bgr_mean", ARCH_INCEPTION: "fixed_standardization"}
@@ -49,6 +50,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--init-full", type=Path, help="start from a whole detector (safetensors)")
     ap.add_argument("--deconfound", action=argparse.BooleanOptionalAction, default=True,
                     help="blur/sharpen real-fake sets so sharpness is no cue (data.sharpness_gap)")
+    ap.add_argument("--landmarks68", action=argparse.BooleanOptionalAction, default=False,
+                    help="blend masks from 68-point landmarks where the cache has them "
+                         "(app.training.landmarks68)")
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1234)
@@ -138,14 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     reals: list[CropSet] = []
     weights: list[float] = []
     for name in args.real:
-        cs = load_cache(args.cache / f"{name}.npz", name, "train")
+        cs = load_cache(args.cache / f"{name}.npz", name, "train", args.landmarks68)
         reals.append(cs)
         weights.append(len(cs))
     base = sum(weights)
     for name in args.extra_real:
         p = args.cache / f"{name}.npz"
         if p.exists():
-            cs = load_cache(p, name.removeprefix("dev_"), "train")
+            lm = args.landmarks68 and sidecar(p).exists()
+            cs = load_cache(p, name.removeprefix("dev_"), "train", lm)
             reals.append(cs)
             weights.append(args.extra_real_share * base)  # a small share of every batch
     fakes = [load_cache(args.cache / f"{n}.npz", n.removeprefix("dev_"), "train")

@@ -127,11 +127,15 @@ class HistoryView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(HistoryModel.THUMB_H + 6)
         self.table.setIconSize(QSize(HistoryModel.THUMB_H * 3 // 2, HistoryModel.THUMB_H))
         hdr = self.table.horizontalHeader()
+        # Short columns fit their contents; the file name gets a fixed share the user can drag,
+        # and the notes (the free text that needs room) take whatever is left.
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
-        hdr.setStretchLastSection(False)
+        hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        hdr.setStretchLastSection(True)
         self.table.setColumnWidth(0, HistoryModel.THUMB_H * 3 // 2 + 10)
+        self.table.setColumnWidth(1, 300)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file's extension
         self.table.activated.connect(lambda idx: self.open_row(idx.row()))
         self.open_button = QPushButton(icon("open"), "Open")
         self.open_button.clicked.connect(lambda: self.open_row(self.current_row()))

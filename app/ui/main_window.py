@@ -151,6 +151,15 @@ class MainWindow(QMainWindow):
         self.case.sig_error.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
         self.history_view.sig_open.connect(self.reopen)
         self.history_view.sig_reset.connect(self.reset_history)
+        self.result_view.stack.currentChanged.connect(self._update_view_actions)
+        self._update_view_actions()
+
+    def _update_view_actions(self, *_) -> None:
+        """Heatmap, zoom and report act on a result: greyed out until one is on screen."""
+        on = self.result_view.stack.currentIndex() == self.result_view.PAGE_RESULT
+        a = self.actions_
+        for act in (a.overlay, a.fit, a.actual, a.zoom_in, a.zoom_out, a.export_report):
+            act.setEnabled(on)
 
     # -- model state -----------------------------------------------------------------------------
 

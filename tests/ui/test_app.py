@@ -177,3 +177,17 @@ def test_no_reference_leak_in_qt_calls(qtbot):
         em.sig.emit(i)
     assert abs(sys.getrefcount(None) - none0) < 100
     assert abs(sys.getrefcount(True) - true0) < 100
+
+
+def test_view_actions_wait_for_a_result(qtbot, make_window, face_file):
+    """Heatmap, zoom and report are greyed out until there is a result to act on."""
+    win = make_window()
+    a = win.actions_
+    view_actions = (a.overlay, a.fit, a.actual, a.zoom_in, a.zoom_out, a.export_report)
+    assert not any(act.isEnabled() for act in view_actions)
+    assert a.open.isEnabled() and a.open_folder.isEnabled()
+    win.open_file(str(face_file))
+    wait_result(qtbot, win)
+    assert all(act.isEnabled() for act in view_actions)
+    win.result_view.show_empty()
+    assert not a.overlay.isEnabled() and not a.export_report.isEnabled()
