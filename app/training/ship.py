@@ -258,6 +258,13 @@ def known_limits(m: dict, recipe: dict | None = None) -> list[str]:
         "pass as real.",
         f"Dev figures: FF++ Deepfakes ROC AUC {m['ffpp']['roc_auc']:.2f}, GAN faces ROC AUC "
         f"{m['gan']['roc_auc']:.2f}; on held-out data they will differ.",
+        "Real faces called fake at the threshold (dev eval): "
+        + ", ".join(f"{name} {v:.0%}" for name, v in (
+            ("FF++ video frames", m["ffpp"].get("fpr")),
+            ("GAN-set web photos", m["gan"].get("fpr")),
+            ("UTKFace portraits", m.get("utk_real_fpr"))) if v is not None)
+        + ". Video frames of real people can score fake: check a 'fake' verdict against other "
+        "frames and sources.",
         "Scores on faces smaller than 64 px, heavily compressed or blurred images are "
         "unreliable and are shown as uncertain.",
         "A 'real' verdict is not proof of authenticity: it only means no sign of manipulation "

@@ -51,9 +51,12 @@ def test_card_names_the_data_the_run_used():
 
 
 def test_limits_say_whether_face_swaps_were_seen():
-    m = {"ffpp": {"roc_auc": 0.8}, "gan": {"roc_auc": 0.95}}
+    m = {"ffpp": {"roc_auc": 0.8, "fpr": 0.23}, "gan": {"roc_auc": 0.95, "fpr": 0.011},
+         "utk_real_fpr": 0.0}
     unseen = known_limits(m, {"fake": "['dev_gan_fake']"})
     seen = known_limits(m, {"fake": "['dev_gan_fake', 'dev_ffpp_Deepfakes']"})
     assert "without any face-swap" in unseen[0]
     assert "Face2Face" in seen[0] and "not measured" in seen[0]
     assert any("0.80" in line and "0.95" in line for line in seen)
+    assert any("FF++ video frames 23%" in line and "UTKFace portraits 0%" in line
+               for line in seen)  # false alarms are stated per kind of real picture
