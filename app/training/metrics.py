@@ -99,3 +99,18 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
             if v < best[2]:
                 best = (float(t), float(b), v)
     return best[0], best[1]
+
+
+def bootstrap_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray, n: int = 500,
+                  seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of ROC AUC, resampling clusters (videos for FF++)."""
+    rng = np.random.default_rng(seed)
+    keys = np.unique(groups)
+    members = {k: np.flatnonzero(groups == k) for k in keys}
+    vals = []
+    for _ in range(n):
+        idx = np.concatenate([members[k] for k in rng.choice(keys, len(keys))])
+        if len(set(y[idx])) == 2:
+            vals.append(roc_auc(y[idx], p[idx]))
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)

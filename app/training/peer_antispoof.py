@@ -40,7 +40,11 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from app.training.metrics import classification_metrics, roc_auc  # noqa: E402
+from app.training.metrics import (  # noqa: E402
+    bootstrap_auc,
+    classification_metrics,
+    roc_auc,
+)
 from app.training.tfjs_graph import TfjsGraph, load_tfjs_graph  # noqa: E402
 
 DEFAULT_MODEL = Path("/tmp/npm/package/models/antispoof.json")
@@ -88,27 +92,12 @@ class AntispoofPeer:
 
 
 def _groups(dataset: str, names: list[str]) -> np.ndarray:
-    """Bootstrap clusters: FF++ frames of one video are near-duplicates, others are per file."""
-    from app.training.splits import ffpp_video
+    """Bootstrap clusters: FF++ frames of one swap pair share people, others are per file."""
+    from app.training.splits import ffpp_group
 
     if dataset == "ffpp":
-        return np.array([ffpp_video(n) for n in names])
+        return np.array([ffpp_group(n) for n in names])
     return np.array(names)
-
-
-def bootstrap_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray, n: int = 500,
-                  seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of ROC AUC, resampling clusters (videos for FF++)."""
-    rng = np.random.default_rng(seed)
-    keys = np.unique(groups)
-    members = {k: np.flatnonzero(groups == k) for k in keys}
-    vals = []
-    for _ in range(n):
-        idx = np.concatenate([members[k] for k in rng.choice(keys, len(keys))])
-        if len(set(y[idx])) == 2:
-            vals.append(roc_auc(y[idx], p[idx]))
-    lo, hi = np.percentile(vals, [2.5, 97.5])
-    return float(lo), float(hi)
 
 
 def load_views(cache: Path, scales: list[float], limit: int | None = None) -> dict:
@@ -240,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": {ds: {"files": d["files"], "split": "eval"} for ds, d in data.items()},
         "view": "app.training.data.eval_views(cropset, 128, scale) on cached 1.8x MTCNN crops",
         "metrics": "app.training.metrics on p_fake = 1 - real; AUC CI: 500-sample cluster "
-                   "bootstrap (FF++ by video)",
+                   "bootstrap (FF++ by swap pair)",
         "results": results,
     }
     if not args.no_probe:

@@ -19,8 +19,14 @@ import numpy as np
 
 from app.core.detector import ARCH_FACERES, DEFAULT_TARGET_LAYER, sha256_file
 from app.training.evaluate import Scored, summarize
-from app.training.metrics import classification_metrics, ece, fit_temperature, roc_auc
-from app.training.splits import split_of
+from app.training.metrics import (
+    bootstrap_auc,
+    classification_metrics,
+    ece,
+    fit_temperature,
+    roc_auc,
+)
+from app.training.splits import ffpp_group, split_of
 
 SUBSETS = {  # name -> (dataset key for splits, folder under data/, label)
     "ffpp_real": ("ffpp", "dev/ffpp/real", 0),
@@ -65,6 +71,19 @@ def _pairs(logits: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndar
         zs = np.concatenate([logits[n] for n in names])
         keep = ~np.isnan(zs)
         return ys[keep], zs[keep]
+
+    return {"ffpp": cat(["ffpp_real", "ffpp_fake"]), "gan": cat(["gan_real", "gan_fake"]),
+            "all": cat(list(SUBSETS))}
+
+
+def _clusters(files: dict[str, list[str]], logits: dict[str, np.ndarray]
+              ) -> dict[str, np.ndarray]:
+    """Bootstrap clusters in `_pairs` order (images without a face dropped the same way): an
+    FF++ swap pair's frames share people and move together; other images stand alone."""
+    def cat(names):
+        keys = np.array([ffpp_group(Path(p).name) if n.startswith("ffpp") else p
+                         for n in names for p in files[n]])
+        return keys[~np.isnan(np.concatenate([logits[n] for n in names]))]
 
     return {"ffpp": cat(["ffpp_real", "ffpp_fake"]), "gan": cat(["gan_real", "gan_fake"]),
             "all": cat(list(SUBSETS))}
@@ -162,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     eval_files = files_of(args.data, "eval", limit=args.limit)
     ev_logits = logits_for(an, eval_files)
     metrics = {}
+    clusters = _clusters(eval_files, ev_logits)
     for name, (yy, zz) in _pairs(ev_logits).items():
         pp = 1 / (1 + np.exp(-(zz + b) / t))
         metrics[name] = classification_metrics(yy, pp, threshold)
+        metrics[name]["roc_auc_ci95"] = bootstrap_auc(yy, zz, clusters[name])
         unsure = (pp >= band[0]) & (pp <= band[1])
         metrics[name]["uncertain_share"] = float(unsure.mean())
         decided = ~unsure
@@ -207,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         card["metrics"]["replaced"] = {
             "id": json.loads(old_card.read_text()).get("id"),
             "dev_eval_roc_auc": {k: roc_auc(*old_pairs[k]) for k in ("ffpp", "gan", "all")}}
-        if new_score <= old_score:
-            print(f"NOT shipped: mean dev AUC {new_score:.4f} <= shipped {old_score:.4f}")
+        ok, why = may_replace(new_score, old_score, metrics)
+        if not ok:
+            print(f"NOT shipped: {why}")
             print(json.dumps(card["metrics"], indent=1))
             return 1
     card["limits"] = known_limits(metrics, card["recipe"])
@@ -242,6 +264,28 @@ def training_data(run_args: dict) -> dict:
                   "split; train 50% / cal 20% / eval 30% of pairs), GAN and UTKFace by file; "
                   "cal fits calibration and picks the checkpoint, eval is only reported",
     }
+
+
+MAX_EVAL_REAL_FPR = 0.05  # the issue's target: at most 5% of held-out real faces called fake
+
+
+def may_replace(new_score: float, old_score: float, metrics: dict) -> tuple[bool, str]:
+    """A candidate replaces the shipped model only if it ranks better (mean dev-eval ROC AUC
+    over FF++ and GAN) AND calls no kind of real picture fake more often than the target.
+
+    AUC alone once let through a model that called 23% of real FF++ video frames (and the
+    public-domain astronaut portrait) fake: confident false alarms harm the people shown.
+    """
+    alarms = {"FF++ real frames": metrics["ffpp"].get("fpr"),
+              "GAN-set web photos": metrics["gan"].get("fpr"),
+              "UTKFace portraits": metrics.get("utk_real_fpr")}
+    over = {k: v for k, v in alarms.items() if v is not None and v > MAX_EVAL_REAL_FPR}
+    if over:
+        return False, "real faces called fake above the target: " + ", ".join(
+            f"{k} {v:.0%}" for k, v in over.items())
+    if new_score <= old_score:
+        return False, f"mean dev AUC {new_score:.4f} <= shipped {old_score:.4f}"
+    return True, f"mean dev AUC {new_score:.4f} > shipped {old_score:.4f}"
 
 
 def known_limits(m: dict, recipe: dict | None = None) -> list[str]:

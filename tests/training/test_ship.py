@@ -60,3 +60,33 @@ def test_limits_say_whether_face_swaps_were_seen():
     assert any("0.80" in line and "0.95" in line for line in seen)
     assert any("FF++ video frames 23%" in line and "UTKFace portraits 0%" in line
                for line in seen)  # false alarms are stated per kind of real picture
+
+
+def test_bootstrap_clusters_follow_the_pairs_and_drop_faceless_images():
+    from app.training.metrics import bootstrap_auc
+    from app.training.ship import _clusters, _pairs
+
+    files = {"ffpp_real": ["r/035_0000.png", "r/036_0000.png"],
+             "ffpp_fake": ["f/035_036_0000.png", "f/644_657_0000.png"],
+             "gan_real": ["g/a.jpg", "g/b.jpg"], "gan_fake": ["g/c.jpg"], "utk_real": ["u/d.jpg"]}
+    logits = {"ffpp_real": np.array([0.1, np.nan]), "ffpp_fake": np.array([2.0, 1.0]),
+              "gan_real": np.array([-1.0, 0.5]), "gan_fake": np.array([1.0]),
+              "utk_real": np.array([-2.0])}
+    clusters, pairs = _clusters(files, logits), _pairs(logits)
+    for k in ("ffpp", "gan", "all"):
+        assert len(clusters[k]) == len(pairs[k][0])
+    assert list(clusters["ffpp"]) == ["035_036", "035_036", "644_657"]
+    y, z = pairs["gan"]
+    lo, hi = bootstrap_auc(y, z, clusters["gan"], n=200)
+    assert 0.0 <= lo <= hi <= 1.0
+
+
+def test_replacement_needs_better_ranking_and_few_false_alarms():
+    from app.training.ship import may_replace
+
+    good = {"ffpp": {"fpr": 0.03}, "gan": {"fpr": 0.01}, "utk_real_fpr": 0.0}
+    assert may_replace(0.85, 0.72, good)[0]
+    assert not may_replace(0.70, 0.72, good)[0]
+    alarming = {"ffpp": {"fpr": 0.23}, "gan": {"fpr": 0.011}, "utk_real_fpr": 0.0}
+    ok, why = may_replace(0.84, 0.72, alarming)
+    assert not ok and "FF++ real frames 23%" in why
