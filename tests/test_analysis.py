@@ -129,3 +129,39 @@ def test_seed_checkpoint_format_loads(tmp_path, astronaut):
     with torch.inference_mode():
         expected = model.eval()(x).item()
     assert r.faces[0].logit == pytest.approx(expected, abs=1e-3)
+
+
+def test_test_time_views_average_mirrored_and_rescaled_crops(tmp_path, astronaut, untrained_card):
+    """A card with test-time views scores each face as the mean logit of its views; the
+    heatmap path and the plain path agree, and the calibration applies to that mean."""
+    import json
+
+    from app.core.analysis import Analyzer
+    from app.core.faces import face_crop
+
+    card_path = untrained_card
+    raw = json.loads(card_path.read_text())
+    raw["test_time_views"] = {"scales": [0.92, 1.0, 1.08], "flip": True}
+    folder = tmp_path / "tta"
+    folder.mkdir()
+    (folder / card_path.name).write_text(json.dumps(raw))
+    weights = raw["weights_file"]
+    (folder / weights).write_bytes((card_path.parent / weights).read_bytes())
+    tta = Analyzer(folder / card_path.name, allow_untrained=True)
+    try:
+        card = tta.detector.card
+        assert len(card.extra_views()) == 5  # 3 scales x 2 mirrors, minus the main view
+        plain = tta.analyze(astronaut, heatmaps=False)
+        mapped = tta.analyze(astronaut, heatmaps=True)
+        face = plain.faces[0]
+        views = [face_crop(astronaut, face.box, card.input_size, card.crop_scale)[0]]
+        for scale, mirror in card.extra_views():
+            v = face_crop(astronaut, face.box, card.input_size, scale)[0]
+            views.append(np.ascontiguousarray(v[:, ::-1]) if mirror else v)
+        logits, _ = tta.detector.predict(np.stack(views))
+        assert face.logit == pytest.approx(float(logits.mean()), abs=1e-4)
+        assert face.p_fake == pytest.approx(float(card.calibrate(np.array([face.logit]))[0]))
+        assert mapped.faces[0].logit == pytest.approx(face.logit, abs=1e-3)
+        assert mapped.faces[0].heatmap is not None
+    finally:
+        tta.close()

@@ -168,6 +168,20 @@ class Analyzer:
         else:
             logits, probs = self.detector.predict(batch)
             maps = [None] * len(found)
+        extra = card.extra_views()
+        if extra:
+            # The score averages the logits of slightly wider/tighter and mirrored crops, so a
+            # few pixels of face-box jitter (a re-saved copy) cannot flip the verdict; the
+            # heatmap stays the main view's.
+            views = []
+            for face in found:
+                for scale, mirror in extra:
+                    v = face_crop(rgb, face.box, card.input_size, scale)[0]
+                    views.append(np.ascontiguousarray(v[:, ::-1]) if mirror else v)
+            more, _ = self.detector.predict(np.stack(views))
+            logits = (np.asarray(logits) + more.reshape(len(found), len(extra)).sum(1)) / (
+                1 + len(extra))
+            probs = card.calibrate(logits)
         results = []
         for face, region, lg, p, hm in zip(found, regions, logits, probs, maps, strict=True):
             fr = FaceResult(

@@ -42,6 +42,10 @@ class ModelCard:
     temperature: float = 1.0  # calibrated p = sigmoid((logit + bias) / temperature)
     bias: float = 0.0
     crop_scale: float = 1.3
+    # Test-time views averaged into one score: crop scales (relative to crop_scale) x mirror.
+    # Empty = one view. A card's calibration holds only for the views it was measured with.
+    view_scales: tuple[float, ...] = ()
+    view_flip: bool = False
     gradcam_layer: str | None = None
     trained: bool = True
     weights_file: str | None = None
@@ -71,6 +75,9 @@ class ModelCard:
                 temperature=float(cal.get("temperature", 1.0)),
                 bias=float(cal.get("bias", 0.0)),
                 crop_scale=float(raw.get("crop_scale", 1.3)),
+                view_scales=tuple(float(v) for v in (raw.get("test_time_views") or {})
+                                  .get("scales", ())),
+                view_flip=bool((raw.get("test_time_views") or {}).get("flip", False)),
                 gradcam_layer=raw.get("gradcam_target_layer"),
                 trained=bool(raw.get("trained", False)),
                 weights_file=raw.get("weights_file"),
@@ -80,6 +87,13 @@ class ModelCard:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"The model card {path} lacks a valid field: {exc}") from exc
+
+    def extra_views(self) -> list[tuple[float, bool]]:
+        """(crop scale, mirrored) of the views scored besides the main one (crop_scale, plain)."""
+        scales = self.view_scales or (1.0,)
+        views = [(self.crop_scale * s, f) for s in scales
+                 for f in ((False, True) if self.view_flip else (False,))]
+        return [v for v in views if not (abs(v[0] - self.crop_scale) < 1e-9 and not v[1])]
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         z = (np.asarray(logits, np.float64) + self.bias) / self.temperature

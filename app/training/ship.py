@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="ship even if not better")
     ap.add_argument("--limit", type=int, help="at most N images per subset (smoke tests)")
     ap.add_argument("--stages", help="how the run came to be, for the model card (free text)")
+    ap.add_argument("--view-scales", default="0.92,1.0,1.08",
+                    help="test-time crop scales (x crop_scale), each also mirrored; '1' = one view")
     args = ap.parse_args(argv)
 
     info = json.loads((args.run / "best.json").read_text())
@@ -155,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": 0.5, "uncertain_band": None, "calibration": {"temperature": 1.0, "bias": 0.0},
         "weights_file": wfile.name, "weights_sha256": sha256_file(wfile),
     }
+    scales = [float(v) for v in args.view_scales.split(",")]
+    if scales != [1.0]:
+        card["test_time_views"] = {"scales": scales, "flip": True, "combine": "mean logit"}
     (tmp / "detector.json").write_text(json.dumps(card))
 
     print("cal split (fits calibration, threshold, band):", flush=True)
