@@ -6,12 +6,12 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
 from app.core.errors import InspectorError
 from app.core.faces import Face, FaceFinder, face_crop
+from app.core.files import iter_image_files  # noqa: F401 - re-exported (its old home)
 from app.core.images import LoadedImage, load_image
 from app.core.results import AnalysisResult, FaceResult, Status, Verdict
 
@@ -245,20 +245,3 @@ def _limit_threads() -> None:
     n = max(1, (os.cpu_count() or 1) // 2)
     if torch.get_num_threads() > n:
         torch.set_num_threads(n)
-
-
-def iter_image_files(paths: list[str | os.PathLike]) -> list[str]:
-    """Files in input order; folders expand recursively (sorted). Non-images in folders are
-    skipped; a file named explicitly is kept so the user learns why it failed."""
-    from app.core.images import is_image_path
-
-    out: list[str] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                out.extend(str(Path(root) / f) for f in sorted(files) if is_image_path(f))
-        else:
-            out.append(str(path))
-    return out

@@ -15,15 +15,15 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from app.core.errors import (
     CorruptImageError,
     EmptyFileError,
-    FileMissingError,
     ImageLoadError,
     ImageTooLargeError,
     UnsupportedFormatError,
 )
+from app.core.files import MAX_READ_BYTES, read_capped
 
 # 80 megapixels covers every phone and DSLR; larger is refused as a likely decompression bomb.
 MAX_PIXELS = 80_000_000
-MAX_FILE_BYTES = 300 * 1024 * 1024
+MAX_FILE_BYTES = MAX_READ_BYTES
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif",
      ".avif"}
@@ -97,23 +97,8 @@ def load_image(source: str | os.PathLike | bytes, *, keep_bytes: bool = False) -
 
 
 def _read_file(path: str) -> bytes:
-    p = Path(path)
-    if not p.exists():
-        raise FileMissingError(f"The file does not exist (moved or deleted?): {path}")
-    if p.is_dir():
-        raise UnsupportedFormatError(f"This is a folder, not an image file: {path}")
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImageTooLargeError(
-                f"The file is {size / 1e6:.0f} MB; images over {MAX_FILE_BYTES / 1e6:.0f} MB "
-                "are refused."
-            )
-        return p.read_bytes()
-    except PermissionError as exc:
-        raise ImageLoadError(f"No permission to read the file: {path}") from exc
-    except OSError as exc:
-        raise ImageLoadError(f"The file could not be read: {exc.strerror or exc}") from exc
+    """Regular files only, through the byte cap (app.core.files): never a pipe or a device."""
+    return read_capped(path, MAX_FILE_BYTES)
 
 
 def decode_image(data: bytes) -> dict:

@@ -1,0 +1,221 @@
+"""User files: only regular files are read, and never without limit; folders walked safely.
+
+Why: a named pipe (FIFO) blocks `open()` forever, and a link to /dev/zero or /dev/urandom reads
+without end until the kernel kills the process. So the file type is checked before any open
+(`os.stat`, which follows a link; `os.lstat` tells dangling links and loops apart), the open is
+non-blocking as a second guard (the file may be swapped between the check and the open), the
+opened descriptor is checked again with `fstat`, and bytes are read through a cap.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from app.core.errors import FileMissingError, ImageLoadError, ImageTooLargeError
+
+# No photo comes near this; a larger "image" is refused before anything is read.
+MAX_READ_BYTES = 512 * 1024 * 1024
+_CHUNK = 4 * 1024 * 1024
+
+
+class SpecialFileError(ImageLoadError):
+    """Not a regular file (pipe, socket, device, folder) or a broken link: never opened."""
+
+
+def _kind(mode: int) -> str | None:
+    """A plain name for a non-regular file type; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder, not an image file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device (such as /dev/zero), not a file"
+    return "not a regular file"
+
+
+def _one_line(path: str | os.PathLike) -> str:
+    """The path for a one-line message: newlines in a file name must not break the line."""
+    return os.fspath(path).replace("\n", "\\n").replace("\r", "\\r")
+
+
+def check_regular(path: str | os.PathLike) -> os.stat_result:
+    """Stat `path` (following a link) and raise a plain-language ImageLoadError unless it is a
+    regular file. Never opens anything, so it cannot block."""
+    shown = _one_line(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        try:
+            link = os.lstat(path)
+        except OSError:
+            raise FileMissingError(f"The file does not exist (moved or deleted?): {shown}") from exc
+        if stat.S_ISLNK(link.st_mode):
+            raise SpecialFileError(
+                f"This is a link to something that does not exist (a dangling link), so there "
+                f"is nothing to read: {shown} -> {_one_line(_target(path))}") from exc
+        raise FileMissingError(f"The file does not exist (moved or deleted?): {shown}") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SpecialFileError(
+                f"This link leads to itself in a loop, so there is no file to read: {shown}"
+            ) from exc
+        if exc.errno == errno.EACCES:
+            raise ImageLoadError(f"No permission to read the file: {shown}") from exc
+        raise ImageLoadError(f"The file could not be read: {exc.strerror or exc}") from exc
+    kind = _kind(st.st_mode)
+    if kind is not None:
+        raise SpecialFileError(f"This is {kind}; it was not read: {shown}")
+    return st
+
+
+def _target(path: str | os.PathLike) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+def _too_large(size: float, cap: int) -> ImageTooLargeError:
+    mb = 1024 * 1024  # the binary megabyte, so the stated limit reads "512 MB"
+    return ImageTooLargeError(
+        f"The file is {size / mb:,.0f} MB or more; files over {cap / mb:,.0f} MB are refused "
+        "(no photo is that large), so it was not read.")
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """A binary file object for a regular file; SpecialFileError for anything else. The open
+    itself cannot block: O_NONBLOCK, then the opened file's type is checked again."""
+    check_regular(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise FileMissingError(f"The file does not exist (moved or deleted?): "
+                               f"{_one_line(path)}") from exc
+    except PermissionError as exc:
+        raise ImageLoadError(f"No permission to read the file: {_one_line(path)}") from exc
+    except OSError as exc:
+        raise ImageLoadError(f"The file could not be read: {exc.strerror or exc}") from exc
+    try:
+        kind = _kind(os.fstat(fd).st_mode)  # swapped for a pipe or device since the check?
+        if kind is not None:
+            raise SpecialFileError(f"This is {kind}; it was not read: {_one_line(path)}")
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_capped(path: str | os.PathLike, cap: int = MAX_READ_BYTES) -> bytes:
+    """All bytes of a regular file, refusing more than `cap` (checked before and while reading:
+    the size on disk can lie, e.g. a file still growing or a /proc file that says 0)."""
+    st = check_regular(path)
+    if st.st_size > cap:
+        raise _too_large(st.st_size, cap)
+    try:
+        with open_regular(path) as fh:
+            chunks, total = [], 0
+            while True:
+                chunk = fh.read(min(_CHUNK, cap + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > cap:
+                    raise _too_large(total, cap)
+    except ImageLoadError:
+        raise
+    except OSError as exc:
+        raise ImageLoadError(f"The file could not be read: {exc.strerror or exc}") from exc
+    return b"".join(chunks)
+
+
+# -- folders ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Walk:
+    """What a walk found: files to analyse (input order) and what it left out, and why."""
+
+    files: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, plain reason)
+
+
+def walk_images(paths: list[str | os.PathLike]) -> Walk:
+    """Files in input order; folders expand recursively (sorted, a folder's files before its
+    subfolders). A path given by name is always kept, so the user learns why it failed.
+
+    Inside folders: names without an image extension are skipped silently, as before. An
+    image-named entry that is not a regular file (pipe, socket, device, dangling link, link
+    loop) is kept, so it gets its own one-line error instead of vanishing. Links to folders are
+    followed, but a folder already walked (a link loop, or a second link to it) is skipped and
+    listed in `skipped`; so is a subfolder that cannot be listed.
+    """
+    from app.core.images import is_image_path
+
+    out = Walk()
+    for p in paths:
+        path = os.fspath(p)
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError:
+            is_dir = False  # missing, dangling, looping: the loader says which
+        if is_dir:  # each folder named has its own walk: naming one twice lists it twice
+            _walk_dir(path, set(), out, is_image_path)
+        else:
+            out.files.append(path)
+    return out
+
+
+def _walk_dir(top: str, visited: set, out: Walk, is_image) -> None:
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+        except OSError as exc:
+            out.skipped.append((folder, f"could not be opened ({exc.strerror or exc})"))
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in visited:
+            out.skipped.append((folder, "a link to a folder already read (a loop or a "
+                                        "duplicate); not followed"))
+            continue
+        visited.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            out.skipped.append((folder, f"could not be listed ({exc.strerror or exc})"))
+            continue
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows a link; a dangling or looping one is False
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirs.append(entry.path)
+            elif is_image(entry.name):
+                out.files.append(entry.path)
+        stack.extend(reversed(subdirs))  # depth-first, in sorted order
+
+
+def iter_image_files(paths: list[str | os.PathLike]) -> list[str]:
+    """The files `walk_images` finds (see there), as a list of paths."""
+    return walk_images(paths).files
+
+
+def describe_skipped(skipped: list[tuple[str, str]]) -> list[str]:
+    """One line per entry a folder walk left out, for stderr or a status line."""
+    return [f"skipped {_one_line(Path(p))}: {why}" for p, why in skipped]
