@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,19 @@ from app.core.history_errors import (  # noqa: F401 - re-exported: callers impor
     HistoryError,
     HistoryLockedError,
     HistoryTooNewError,
+    _readonly_msg,
+    _too_new_msg,
     _translate,
 )
-from app.core.results import AnalysisResult, FaceResult, Status, Verdict
+from app.core.history_records import (  # noqa: F401 - HistoryEntry re-exported
+    HistoryEntry,
+    day_bound,
+    entry_from_row,
+    json_list,
+    norm_tags,
+    utc_iso,
+)
+from app.core.results import AnalysisResult, Status, Verdict
 
 DB_NAME = "history.db"
 THUMB_SIDE = 160
@@ -71,49 +81,9 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-
-@dataclass
-class HistoryEntry:
-    """One stored analysis (heatmaps are not stored; reopen recomputes them)."""
-
-    id: int
-    path: str | None
-    file_name: str
-    sha256: str | None
-    analysed_at: str
-    model: str | None
-    status: str
-    verdict: str | None
-    p_fake: float | None
-    error: str | None
-    image_size: tuple[int, int] | None
-    faces: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    notes: str = ""
-    tags: str = ""
-    metadata: list[dict] = field(default_factory=list)
-    quality: list[dict] = field(default_factory=list)
-    thumbnail: bytes | None = field(default=None, repr=False)
-
-    def to_result(self) -> AnalysisResult:
-        """The stored record as an AnalysisResult (no heatmaps, no timings)."""
-        faces = [
-            FaceResult(
-                box=tuple(f["box"]), det_score=f.get("det_score", 0.0),
-                landmarks=[tuple(p) for p in f["landmarks"]] if f.get("landmarks") else None,
-                p_fake=f.get("p_fake"), verdict=Verdict(f["verdict"]) if f.get("verdict") else None,
-                warnings=list(f.get("warnings", [])),
-            )
-            for f in self.faces
-        ]
-        status = Status(self.status)
-        verdict = Verdict(self.verdict) if self.verdict and self.verdict != "error" else None
-        return AnalysisResult(
-            path=self.path, status=status, error=self.error, p_fake=self.p_fake, verdict=verdict,
-            faces=faces, sha256=self.sha256, model=self.model, image_size=self.image_size,
-            warnings=list(self.warnings), analysed_at=self.analysed_at,
-            metadata=[dict(m) for m in self.metadata], quality=[dict(q) for q in self.quality],
-        )
+# The record a repeated analysis would duplicate (`IS` so that NULL matches NULL).
+_SAME_RECORD = ("SELECT id FROM analyses WHERE sha256 IS ? AND path IS ? AND file_name = ? AND "
+                "model IS ? AND status = ? AND error IS ? ORDER BY id LIMIT 1")
 
 
 def verdict_key(result: AnalysisResult) -> str:
@@ -132,43 +102,32 @@ def make_thumbnail(rgb: np.ndarray, side: int = THUMB_SIDE, quality: int = 80) -
     return buf.getvalue()
 
 
-def _utc_iso(value: str | None) -> str:
-    """Normalise to 'YYYY-MM-DDTHH:MM:SS+00:00' so text comparison orders by time."""
-    dt = datetime.fromisoformat(value) if value else datetime.now(UTC)
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _day_bound(day: date | datetime, end: bool) -> str:
-    """A local calendar day's start (or the next day's start, for an inclusive end) in UTC."""
-    if isinstance(day, datetime):
-        dt = day if day.tzinfo else day.astimezone()
-    else:
-        dt = datetime.combine(day + timedelta(days=1) if end else day, time()).astimezone()
-    return dt.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _norm_tags(tags: str | Iterable[str]) -> str:
-    items = (t.strip() for t in (tags.split(",") if isinstance(tags, str) else tags))
-    return ", ".join(dict.fromkeys(t for t in items if t))  # trimmed, de-duplicated, in order
-
-
 class HistoryStore:
     """The history database. Thread-safe: one connection behind a lock (the UI reads while the
     analysis worker writes)."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 2.0) -> None:
-        """Open (creating or migrating) the database; `timeout`: seconds to wait for a lock."""
+        """Open (creating or migrating) the database; `timeout`: seconds to wait for a lock.
+
+        In a folder the app cannot write (a read-only disk, a locked-down account), an existing
+        history opens read-only (`read_only` is True): it can be browsed, and every write raises
+        HistoryAccessError saying why."""
         if path is None:
             from app.core.paths import user_data_dir
 
             path = user_data_dir() / DB_NAME
         self.path = Path(path)
+        self.read_only = False
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         with self._guard():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             existed = self.path.exists() and self.path.stat().st_size > 0
+            if not self._writable_here():
+                if not existed:
+                    raise HistoryAccessError(_readonly_msg(self.path))
+                self._open_read_only(timeout)
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
@@ -179,14 +138,48 @@ class HistoryStore:
                 self.close()
                 raise
 
+    def _writable_here(self) -> bool:
+        """Whether the folder (for -wal/-shm) and the file can be written; access() also sees a
+        read-only mount, even for root."""
+        folder = self.path.parent
+        if not folder.exists():
+            return True  # created below; a failure there is reported as it happens
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return False
+        return not self.path.exists() or os.access(self.path, os.W_OK)
+
+    def _open_read_only(self, timeout: float) -> None:
+        """Browse-only: `mode=ro` reads a WAL database whose -wal/-shm files exist; `immutable`
+        reads one closed cleanly (no -wal) in a folder where SQLite cannot create them."""
+        uri = self.path.absolute().as_uri()
+        error: Exception | None = None
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(f"{uri}?{options}", uri=True, timeout=timeout,
+                                   isolation_level=None, check_same_thread=False)
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                conn.execute("SELECT COUNT(*) FROM analyses").fetchone()
+            except sqlite3.Error as exc:
+                conn.close()
+                error = exc
+                continue
+            if version != SCHEMA_VERSION:
+                conn.close()
+                if version > SCHEMA_VERSION:
+                    raise HistoryTooNewError(_too_new_msg(self.path, version, SCHEMA_VERSION))
+                raise HistoryAccessError(
+                    f"{_readonly_msg(self.path)} The history was written by an older version "
+                    "and cannot be upgraded while it is read-only.")
+            conn.row_factory = sqlite3.Row
+            self._conn, self.read_only = conn, True
+            return
+        assert error is not None
+        raise error
+
     def _open(self, existed: bool) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise HistoryTooNewError(
-                f"The history database was written by a newer version of Deepfake Inspector "
-                f"(schema {version}; this version reads up to {SCHEMA_VERSION}). Update the "
-                f"app, or move {self.path} away to start a new history."
-            )
+            raise HistoryTooNewError(_too_new_msg(self.path, version, SCHEMA_VERSION))
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         if version < SCHEMA_VERSION:
@@ -226,17 +219,30 @@ class HistoryStore:
         return dest
 
     def _migrate(self, version: int) -> None:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             for step in MIGRATIONS[version:]:
                 for statement in (s.strip() for s in step.split(";")):
                     if statement:
                         conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any failure. SQLite may already have rolled
+        back itself (disk full, I/O error); then only the original error is raised."""
+        if self.read_only:
+            raise HistoryAccessError(_readonly_msg(self.path))
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the connection is broken anyway: report the first error
             raise
 
     @property
@@ -260,18 +266,25 @@ class HistoryStore:
 
     def add(self, result: AnalysisResult, thumbnail: bytes | None = None, *,
             file_name: str | None = None) -> int:
-        """Store one analysis; returns its id."""
+        """Store one analysis; returns its id. The same file (path and SHA-256) analysed again
+        by the same model with the same outcome is not stored twice: its existing record's id
+        is returned, with its notes, tags and first date (see docs/RELIABILITY.md: a batch run
+        again after a crash adds only what is missing)."""
         name = file_name or (Path(result.path).name if result.path else "(pasted image)")
         row = (
-            result.path, name, result.sha256, _utc_iso(result.analysed_at), result.model,
+            result.path, name, result.sha256, utc_iso(result.analysed_at), result.model,
             str(result.status), verdict_key(result), result.p_fake, result.error,
             result.image_size[0] if result.image_size else None,
             result.image_size[1] if result.image_size else None,
             json.dumps([f.to_dict() for f in result.faces]), json.dumps(list(result.warnings)),
-            thumbnail, _json_list(result.metadata), _json_list(result.quality),
+            thumbnail, json_list(result.metadata), json_list(result.quality),
         )
-        with self._guard():
-            cur = self.conn.execute(
+        same = (result.sha256, result.path, name, result.model, str(result.status), result.error)
+        with self._guard(), self._transaction() as conn:
+            found = conn.execute(_SAME_RECORD, same).fetchone()
+            if found is not None:
+                return int(found[0])
+            cur = conn.execute(
                 "INSERT INTO analyses (path, file_name, sha256, analysed_at, model, status, "
                 "verdict, p_fake, error, image_w, image_h, faces, warnings, thumbnail, metadata, "
                 "quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -287,7 +300,7 @@ class HistoryStore:
         """Tags are kept as one comma-separated text ('source-x, election')."""
         with self._guard():
             self.conn.execute("UPDATE analyses SET tags = ? WHERE id = ?",
-                              (_norm_tags(tags), entry_id))
+                              (norm_tags(tags), entry_id))
 
     def known_tags(self) -> list[str]:
         """Every tag in use, most used first (offered for completion)."""
@@ -315,7 +328,7 @@ class HistoryStore:
     def get(self, entry_id: int) -> HistoryEntry | None:
         with self._guard():
             row = self.conn.execute("SELECT * FROM analyses WHERE id = ?", (entry_id,)).fetchone()
-        return _entry(row) if row else None
+        return entry_from_row(row) if row else None
 
     def count(self) -> int:
         with self._guard():
@@ -338,33 +351,15 @@ class HistoryStore:
             args.append(str(verdict))
         if since is not None:
             where.append("analysed_at >= ?")
-            args.append(_day_bound(since, end=False))
+            args.append(day_bound(since, end=False))
         if until is not None:  # a calendar day includes all of it; a datetime is exact
             where.append("analysed_at <= ?" if isinstance(until, datetime) else "analysed_at < ?")
-            args.append(_day_bound(until, end=True))
+            args.append(day_bound(until, end=True))
         sql = (f"SELECT * FROM analyses WHERE {' AND '.join(where)} "
                "ORDER BY analysed_at DESC, id DESC LIMIT ?")
         with self._guard():
             rows = self.conn.execute(sql, [*args, int(limit)]).fetchall()
-        return [_entry(r) for r in rows]
-
-
-def _entry(row: sqlite3.Row) -> HistoryEntry:
-    w, h = row["image_w"], row["image_h"]
-    return HistoryEntry(
-        id=int(row["id"]), path=row["path"], file_name=row["file_name"], sha256=row["sha256"],
-        analysed_at=row["analysed_at"], model=row["model"], status=row["status"],
-        verdict=row["verdict"], p_fake=row["p_fake"], error=row["error"],
-        image_size=(int(w), int(h)) if w and h else None,
-        faces=json.loads(row["faces"] or "[]"), warnings=json.loads(row["warnings"] or "[]"),
-        notes=row["notes"] or "", tags=row["tags"] or "", thumbnail=row["thumbnail"],
-        metadata=json.loads(row["metadata"] or "[]"), quality=json.loads(row["quality"] or "[]"),
-    )
-
-
-def _json_list(items) -> str:
-    """A list of plain dicts as JSON; anything odd inside (numpy scalars, bytes) as its text."""
-    return json.dumps([dict(i) for i in items or []], default=str)
+        return [entry_from_row(r) for r in rows]
 
 
 def move_aside(path: str | Path) -> Path:

@@ -205,6 +205,9 @@ class HistoryView(QWidget):
         self.model.set_entries(entries)
         off = "" if self.prefs.keep_history else (
             "History is off: new analyses are not saved (Settings > Keep history).  ")
+        if getattr(self.store, "read_only", False):
+            off = (f"Read-only: the folder {self.store.path.parent} cannot be written, so new "
+                   "analyses are not saved.  ")
         self.info.setText(f"{off}Showing {len(entries)} of {total} saved analyses.")
 
     def current_row(self) -> int:

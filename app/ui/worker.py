@@ -46,6 +46,7 @@ class Job:
     name: str | None = None  # display name of a pasted image
     store: bool = True  # record in history (when the preference allows)
     expect_sha: str | None = None  # reopening a history entry: the hash it had then
+    history_error: str | None = None  # why saving failed; the job's later results are not saved
     id: int = field(default_factory=lambda: next(_ids))
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -208,10 +209,15 @@ class _JobRunner:
             return None
         if getattr(result, "error_type", None) in ("NoTrainedModelError", "ModelError"):
             return None  # no analysis happened: nothing worth keeping
+        if job.history_error is not None:
+            return None  # said once; a full or locked disk would cost every image a wait
         try:
             return history.add(result, thumb, file_name=job.name)
         except HistoryError as exc:
-            self.service.sig_error.emit(JobError(job.id, str(exc), fatal=False))
+            log.warning("History not saved (%s): %s", type(exc).__name__, exc)
+            job.history_error = str(exc)
+            rest = " The rest of this batch is not saved either." if job.kind == "batch" else ""
+            self.service.sig_error.emit(JobError(job.id, f"{exc}{rest}", fatal=False))
             return None
 
 
