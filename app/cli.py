@@ -87,16 +87,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _load_analyzer(weights, heatmaps: bool):
-    from app.core.analysis import Analyzer
     from app.core.errors import ModelError
+    from app.core.factory import load_analyzer
 
-    analyzer = Analyzer(weights, heatmaps=heatmaps)
     try:
-        analyzer.detector  # noqa: B018 - load now, so a missing model is one clear message
+        return load_analyzer(weights, heatmaps=heatmaps)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    return analyzer
 
 
 def _cmd_analyze(args) -> int:
@@ -210,7 +208,7 @@ def _cmd_report(args) -> int:
         if not args.quiet:
             print(f"[{i}/{len(files)}] {_short(result)}  {path}", file=sys.stderr, flush=True)
     if fmt == "pdf":
-        from app.ui.report_pdf import write_report_pdf
+        from app.render.report_pdf import write_report_pdf
 
         pages = write_report_pdf(report, out)
         print(f"wrote {out} ({pages} pages)", file=sys.stderr)

@@ -119,7 +119,7 @@ def _page_text(path: Path, page: int) -> str:
 
 
 def test_pdf_report(case, card, tmp_path, qapp):
-    from app.ui.report_pdf import write_report_pdf
+    from app.render.report_pdf import write_report_pdf
 
     report = CaseReport(card=card, notes="Checked with the agency.")
     for result in case:

@@ -21,6 +21,7 @@ from pathlib import Path
 from app.core.errors import InspectorError
 from app.core.history import verdict_key as verdict_word
 from app.core.images import LoadedImage, load_image
+from app.core.logs import details_location
 from app.core.results import AnalysisResult, Status
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def internal_error_result(path: str | None, exc: BaseException) -> AnalysisResul
     return AnalysisResult(
         path=path, status=Status.ERROR, error_type="InternalError",
         error=f"Unexpected error ({type(exc).__name__}: {exc}). This is a bug; details are in "
-        "the log file.",
+        f"{details_location()}.",
         analysed_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 

@@ -1,6 +1,7 @@
 """C2PA Content Credentials: read and validate offline with c2pa-python (never fetches).
 
-Split from app.core.metadata, which calls `c2pa_findings` for files that carry a C2PA marker.
+Called by app.core.metadata for each file; shares its types (app.core.metadata_types), never its
+private names.
 """
 
 from __future__ import annotations
@@ -9,16 +10,9 @@ import io
 import json
 import threading
 
-from app.core.metadata import (
-    ABSENCE,
-    AI_SOURCE_TYPES,
-    C2PA,
-    Finding,
-    _clean,
-    _Meta,
-    _read,
-    _software,
-)
+from app.core.metadata_read import read_headers
+from app.core.metadata_software import classify_software
+from app.core.metadata_types import ABSENCE, AI_SOURCE_TYPES, C2PA, Finding, Meta, clean
 from app.core.results import Severity
 
 _C2PA_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "TIFF": "image/tiff",
@@ -43,14 +37,14 @@ def c2pa_available() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-def c2pa_findings(data: bytes, meta: _Meta | None = None) -> list[Finding]:
+def c2pa_findings(data: bytes, meta: Meta | None = None) -> list[Finding]:
     """Read and validate C2PA Content Credentials offline (never fetches remote manifests)."""
-    meta = meta or _read(data)
+    meta = meta or read_headers(data)
     label = "Content Credentials (C2PA)"
     remote = [u for u in (meta.xmp or {}).get("provenance", []) if u.startswith("http")]
     if not meta.c2pa_marker:
         if remote:
-            return [Finding(C2PA, label, f"referenced online: {_clean(remote[0], 200)}",
+            return [Finding(C2PA, label, f"referenced online: {clean(remote[0], 200)}",
                             "The file points to credentials stored on a website. This app works "
                             "offline and did not fetch them; check them with a C2PA verifier.",
                             Severity.NOTABLE)]
@@ -68,7 +62,7 @@ def c2pa_findings(data: bytes, meta: _Meta | None = None) -> list[Finding]:
     except Exception as exc:  # c2pa.C2paError and its kinds: damaged or forged manifest
         return [Finding(C2PA, label, "present but unreadable (damaged or tampered)",
                         "The file carries Content Credentials that could not be decoded "
-                        f"({_clean(exc, 160)}). Nothing they claim can be relied on.",
+                        f"({clean(exc, 160)}). Nothing they claim can be relied on.",
                         Severity.WARNING)]
     return _c2pa_store_findings(store)
 
@@ -98,9 +92,9 @@ def _c2pa_store_findings(store: dict) -> list[Finding]:
         out = [Finding(C2PA, label, f"present; signature and content hashes valid ({trust})",
                        C2PA_CAVEAT, Severity.NOTABLE)]
     sig = manifest.get("signature_info") or {}
-    who = " / ".join(_clean(v, 120) for v in (sig.get("common_name"), sig.get("issuer")) if v)
+    who = " / ".join(clean(v, 120) for v in (sig.get("common_name"), sig.get("issuer")) if v)
     if who:
-        when = f", {_clean(sig['time'], 40)}" if sig.get("time") else ""
+        when = f", {clean(sig['time'], 40)}" if sig.get("time") else ""
         out.append(Finding(C2PA, "Signed by (C2PA certificate)", who + when,
                            "The name in the signing certificate. Anyone can make a certificate "
                            "with any name; it means something only if you trust its issuer."))
@@ -108,10 +102,10 @@ def _c2pa_store_findings(store: dict) -> list[Finding]:
             for g in manifest.get("claim_generator_info") or []]
     gens = [g for g in gens if g] or [str(manifest.get("claim_generator") or "")]
     if any(gens):
-        gen_text = _clean(", ".join(g for g in gens if g), 200)
+        gen_text = clean(", ".join(g for g in gens if g), 200)
         out.append(Finding(C2PA, "Claimed by software (C2PA)", gen_text,
                            "The software that wrote these credentials.", Severity.INFO))
-        _software(gen_text, "C2PA claim generator", out, only_known=True)
+        classify_software(gen_text, "C2PA claim generator", out, only_known=True)
     actions = [a for asr in manifest.get("assertions") or []
                if str(asr.get("label", "")).startswith("c2pa.actions")
                for a in (asr.get("data") or {}).get("actions") or []]
@@ -127,13 +121,13 @@ def _c2pa_store_findings(store: dict) -> list[Finding]:
                                               f"[{dst}]" if dst else "") if p))
         out.append(Finding(
             C2PA, f"Declared {'AI generation' if ai else 'edits'} (C2PA actions)",
-            _clean("; ".join(parts)),
+            clean("; ".join(parts)),
             ("The signer declares that AI generated or altered this content. " if ai else
              "What the signer says was done to the file. ") + C2PA_CAVEAT,
             Severity.WARNING if ai else Severity.INFO))
     ingredients = manifest.get("ingredients") or []
     if ingredients:
-        titles = ", ".join(_clean(i.get("title", "?"), 60) for i in ingredients[:3])
+        titles = ", ".join(clean(i.get("title", "?"), 60) for i in ingredients[:3])
         out.append(Finding(C2PA, "Made from (C2PA ingredients)", f"{len(ingredients)}: {titles}",
                            "Earlier files this one was made from, as the signer declares."))
     return out

@@ -143,10 +143,15 @@ def jpeg_quality(image) -> int | None:
     if image.format not in (None, "JPEG", "MPO"):
         return None
     try:
-        src = io.BytesIO(image.raw) if image.raw is not None else image.path
-        if src is None:
+        if image.raw is not None:
+            src = io.BytesIO(image.raw)
+        elif image.path is not None:
+            from app.core.files import open_regular
+
+            src = open_regular(image.path)  # never a pipe or a device; raises otherwise
+        else:
             return None
-        with Image.open(src) as im:  # header only: the tables come before the pixel data
+        with src, Image.open(src) as im:  # header only: the tables come before the pixels
             tables = getattr(im, "quantization", None)
     except Exception:
         return None

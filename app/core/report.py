@@ -1,7 +1,7 @@
 """Case report: one result or a batch as a self-contained HTML file (inline CSS, images as data
 URIs), the journalist's record of what was checked, with what, and what it can and cannot say.
 
-The same HTML feeds the PDF export (app.ui.report_pdf), so it sticks to what Qt's rich-text
+The same HTML feeds the PDF export (app.render.report_pdf), so it sticks to what Qt's rich-text
 engine renders: tables, attributes for sizes, simple class selectors. Everything that comes from
 a file (names, metadata, notes) is HTML-escaped.
 """

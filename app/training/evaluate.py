@@ -139,14 +139,17 @@ def collect(dirs: list[str], label: int, limit: int | None) -> list[tuple[str, s
 
 
 def run_cli(args) -> int:
-    from app.cli import _load_analyzer
+    from app.core.errors import ModelError
+    from app.core.factory import load_analyzer
 
     items = collect(args.real, 0, args.limit) + collect(args.fake, 1, args.limit)
     if not items:
         print("error: no images in the given folders", file=sys.stderr)
         return 2
-    analyzer = _load_analyzer(args.weights, heatmaps=False)
-    if analyzer is None:
+    try:
+        analyzer = load_analyzer(args.weights, heatmaps=False)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 3
     threshold = args.threshold if args.threshold is not None else analyzer.detector.card.threshold
     scored = score_files(analyzer, items)

@@ -6,40 +6,15 @@ import logging
 import sys
 import threading
 import traceback
-from logging.handlers import RotatingFileHandler
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from app.core.paths import user_data_dir
+from app.core.logs import LOG_NAME, details_location, log_file, setup_logging
 
 log = logging.getLogger("app")
-LOG_NAME = "inspector.log"
-
-
-def log_file() -> Path:
-    folder = user_data_dir() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / LOG_NAME
-
-
-def setup_logging(level: int = logging.INFO) -> Path:
-    """Log to <data dir>/logs/inspector.log (rotated) and stderr; returns the log path."""
-    path = log_file()
-    root = logging.getLogger()
-    root.setLevel(level)
-    if not any(getattr(h, "_dfi", False) for h in root.handlers):
-        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-        handler._dfi = True  # mark ours: setup twice must not log twice
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        stderr = logging.StreamHandler()
-        stderr._dfi = True
-        stderr.setLevel(logging.WARNING)
-        root.addHandler(stderr)
-    return path
+# The window and the CLI share one per-user log (app.core.logs); re-exported for the UI.
+__all__ = ["LOG_NAME", "ErrorReporter", "log_file", "setup_logging"]
 
 
 class ErrorReporter(QObject):
@@ -86,7 +61,7 @@ class ErrorReporter(QObject):
         box.setWindowTitle("Something went wrong")
         box.setText("Something unexpected went wrong. The app keeps running; your results so "
                     "far are safe.")
-        box.setInformativeText(f"{message}\n\nDetails were written to:\n{log_file()}")
+        box.setInformativeText(f"{message}\n\nDetails were written to:\n{details_location()}")
         if details:
             box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -71,7 +71,7 @@ def build_and_write(job: ReportJob) -> int:
     for item in job.items:
         report.add(item.result, item.rgb, notes=item.notes, tags=item.tags)
     if job.fmt == "pdf":
-        from app.ui.report_pdf import write_report_pdf
+        from app.render.report_pdf import write_report_pdf
 
         return write_report_pdf(report, job.path)
     report.write(job.path)
