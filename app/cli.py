@@ -27,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"Deepfake Inspector {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    a = sub.add_parser("analyze", help="analyse image files or folders (recursive)")
-    a.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    a = sub.add_parser("analyze", help="analyse image/video files or folders (recursive)")
+    a.add_argument("paths", nargs="+", metavar="PATH", help="image or video files, or folders")
     a.add_argument("--format", choices=["jsonl", "table"], default="jsonl")
     a.add_argument("--no-heatmap", action="store_true", help="skip GradCAM (faster)")
     a.add_argument("--weights", metavar="FILE", help="model card (.json), .safetensors or a seed "
@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     a.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                    help="images analysed at once (default: one per CPU core, at most 4)")
+    from app.cli_video import add_video_options
+
+    add_video_options(a)  # videos (mp4 mov m4v webm mkv avi) are analysed too
 
     e = sub.add_parser("evaluate", help="measure the detector on folders of known real/fake images")
     e.add_argument("--real", nargs="+", default=[], metavar="DIR", required=True)
@@ -59,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--title", default="Case report")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
+    for cmd in (a, e, r):  # an unexpected error's details always go to the per-user log file
+        cmd.add_argument("--verbose", "-v", action="store_true",
+                         help="also print the details (traceback) of unexpected errors on stderr")
     sub.add_parser("train", help="fine-tune a detector (`python -m app train --help`)")
     return p
 
@@ -73,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return EXIT_USAGE
+    from app.core.logs import cli_logging
+
+    with cli_logging(verbose=getattr(args, "verbose", False)):
+        return _run(args)
+
+
+def _run(args) -> int:
     if args.command == "analyze":
         return _cmd_analyze(args)
     if args.command == "evaluate":
@@ -98,12 +111,12 @@ def _load_analyzer(weights, heatmaps: bool):
 
 
 def _cmd_analyze(args) -> int:
-    from app.core.analysis import iter_image_files
+    from app.cli_video import iter_media_files, run_mixed
 
     missing = [p for p in args.paths if not Path(p).exists()]
-    files = iter_image_files(args.paths)
+    files = iter_media_files(args.paths)
     if not files:
-        print("error: no image files found in the given paths", file=sys.stderr)
+        print("error: no image or video files found in the given paths", file=sys.stderr)
         return EXIT_USAGE
     analyzer = _load_analyzer(args.weights, heatmaps=not args.no_heatmap)
     if analyzer is None:
@@ -136,8 +149,9 @@ def _cmd_analyze(args) -> int:
             print(f"[{p.done}/{p.total}] {_short(last[0])}  {p.path}  ({rate:.1f} img/s, "
                   f"ETA {p.eta_s or 0:.0f} s)", file=sys.stderr, flush=True)
 
-    run_batch(analyzer, files, heatmaps=None, expand=False, workers=args.workers,
-              on_result=emit, on_progress=progress)
+    run_mixed(files, args, analyzer, lambda chunk: run_batch(
+        analyzer, chunk, heatmaps=None, expand=False, workers=args.workers, on_result=emit,
+        on_progress=progress), table_rows)
     if args.format == "table":
         _print_table(table_rows)
     return 0
