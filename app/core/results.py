@@ -108,4 +108,5 @@ class AnalysisResult:
             "analysed_at": self.analysed_at,
             "metadata": [dict(m) for m in self.metadata],
             "quality": [dict(q) for q in self.quality],
+            "kind": "image",  # videos say "video" (app.core.video.VideoResult)
         }
