@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from app.core.video import DEFAULT_FPS, DEFAULT_MAX_FRAMES, is_video_path
+from app.core.video_io import iter_media_files  # noqa: F401 - the CLI's file walker
 
 
 def add_video_options(parser) -> None:
@@ -38,23 +38,6 @@ def _bounded(kind: type, lo: float, hi: float) -> Callable[[str], float]:
         return value
 
     return parse
-
-
-def iter_media_files(paths: list[str | os.PathLike]) -> list[str]:
-    """Like iter_image_files, but folder walks also keep videos (by extension)."""
-    from app.core.images import is_image_path
-
-    out: list[str] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                out.extend(str(Path(root) / f) for f in sorted(files)
-                           if is_image_path(f) or is_video_path(f))
-        else:
-            out.append(str(path))
-    return out
 
 
 def run_mixed(files: list[str], args, analyzer, run_images: Callable[[list[str]], None],

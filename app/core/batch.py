@@ -23,6 +23,7 @@ from app.core.history import verdict_key as verdict_word
 from app.core.images import LoadedImage, load_image
 from app.core.logs import details_location
 from app.core.results import AnalysisResult, Status
+from app.core.video_io import is_video_path, iter_media_files
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,10 @@ def analyze_one(analyzer, path: str, *, heatmaps: bool | None = None) -> BatchIt
     """Load then analyse one file; a bug in the pipeline becomes an error result (and a log
     entry) so one bad file never ends a batch."""
     try:
+        if is_video_path(path):  # a clip: scored over time, shown by its first frame
+            from app.core.video_batch import video_item
+
+            return video_item(analyzer, path)
         try:
             # Keep the bytes: the analyzer's metadata step reads them instead of the file again.
             image = load_image(path, keep_bytes=True)
@@ -111,9 +116,7 @@ def run_batch(
     default off: a batch is for triage, and the detailed view recomputes them for the one image
     it shows. `workers` > 1 analyses that many images at once (one torch thread each), which
     uses a multi-core CPU far better than one image with several threads."""
-    from app.core.analysis import iter_image_files
-
-    files = iter_image_files(list(paths)) if expand else [os.fspath(p) for p in paths]
+    files = iter_media_files(list(paths)) if expand else [os.fspath(p) for p in paths]
     summary = BatchSummary(total=len(files))
     if on_start:
         on_start(len(files))

@@ -34,6 +34,7 @@ DEFAULT_FPS = 2.0
 DEFAULT_MAX_FRAMES = 120
 KEY_FRAMES = 6  # most suspicious frames kept (small copies) for thumbnails and the report
 KEY_FRAME_SIDE = 640
+TIMELINE_LABEL = "Timeline (stored)"
 
 
 @dataclass
@@ -166,12 +167,29 @@ class VideoResult:
                                     logit=tr.logit_mean, verdict=tr.verdict,
                                     warnings=[f"Face {tr.id}: {len(tr.points)} frames, "
                                               f"{tr.first_t:.1f}-{tr.last_t:.1f} s"]))
+        timeline = {
+            "category": "Video file", "label": TIMELINE_LABEL, "severity": "info",
+            "value": f"{len(self.tracks)} face(s) over {self.frames_scored} sampled frames",
+            "meaning": "The clip's stored per-frame scores: reopening it from the history shows "
+                       "this timeline without analysing it again.",
+            "video": {k: v for k, v in self.to_dict().items() if k != "metadata"},
+        }
         return AnalysisResult(
             path=self.path, status=self.status, error=self.error, error_type=self.error_type,
             p_fake=self.p_fake, verdict=self.verdict, faces=faces, sha256=self.sha256,
             model=self.model, image_size=self.size, warnings=list(self.warnings),
             timings_ms=dict(self.timings_ms), analysed_at=self.analysed_at,
-            metadata=[dict(m) for m in self.metadata])
+            metadata=[dict(m) for m in self.metadata] + [timeline])
+
+
+def stored_video(metadata: list[dict] | None) -> VideoResult | None:
+    """The VideoResult kept in a photo-shaped record's metadata (history), or None."""
+    for item in metadata or []:
+        if isinstance(item, dict) and isinstance(item.get("video"), dict):
+            video = VideoResult.from_dict(item["video"])
+            video.metadata = [m for m in metadata if m is not item]
+            return video
+    return None
 
 
 def analyze_video(

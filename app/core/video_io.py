@@ -39,6 +39,23 @@ def is_video_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
+def iter_media_files(paths: list[str | os.PathLike]) -> list[str]:
+    """Like analysis.iter_image_files, but folder walks also keep videos (by extension)."""
+    from app.core.images import is_image_path
+
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                out.extend(str(Path(root) / f) for f in sorted(files)
+                           if is_image_path(f) or is_video_path(f))
+        else:
+            out.append(str(path))
+    return out
+
+
 Cancel = Callable[[], bool] | threading.Event | None
 
 
