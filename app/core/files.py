@@ -10,13 +10,18 @@ opened descriptor is checked again with `fstat`, and bytes are read through a ca
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from app.core.errors import FileMissingError, ImageLoadError, ImageTooLargeError
+from app.core.plaintext import one_line
+
+log = logging.getLogger(__name__)
 
 # No photo comes near this; a larger "image" is refused before anything is read.
 MAX_READ_BYTES = 512 * 1024 * 1024
@@ -43,8 +48,9 @@ def _kind(mode: int) -> str | None:
 
 
 def _one_line(path: str | os.PathLike) -> str:
-    """The path for a one-line message: newlines in a file name must not break the line."""
-    return os.fspath(path).replace("\n", "\\n").replace("\r", "\\r")
+    """The path for a one-line message: a newline or a direction override in a file name must
+    not break the line or reorder it."""
+    return one_line(os.fspath(path))
 
 
 def check_regular(path: str | os.PathLike) -> os.stat_result:
@@ -151,7 +157,8 @@ class Walk:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, plain reason)
 
 
-def walk_images(paths: list[str | os.PathLike]) -> Walk:
+def walk_images(paths: list[str | os.PathLike],
+                keep: Callable[[str], bool] | None = None) -> Walk:
     """Files in input order; folders expand recursively (sorted, a folder's files before its
     subfolders). A path given by name is always kept, so the user learns why it failed.
 
@@ -159,9 +166,11 @@ def walk_images(paths: list[str | os.PathLike]) -> Walk:
     image-named entry that is not a regular file (pipe, socket, device, dangling link, link
     loop) is kept, so it gets its own one-line error instead of vanishing. Links to folders are
     followed, but a folder already walked (a link loop, or a second link to it) is skipped and
-    listed in `skipped`; so is a subfolder that cannot be listed.
+    listed in `skipped` (and logged as a warning); so is a subfolder that cannot be listed.
+    `keep(name)` decides which names inside folders are wanted (default: image extensions).
     """
-    from app.core.images import is_image_path
+    if keep is None:
+        from app.core.images import is_image_path as keep
 
     out = Walk()
     for p in paths:
@@ -171,9 +180,11 @@ def walk_images(paths: list[str | os.PathLike]) -> Walk:
         except OSError:
             is_dir = False  # missing, dangling, looping: the loader says which
         if is_dir:  # each folder named has its own walk: naming one twice lists it twice
-            _walk_dir(path, set(), out, is_image_path)
+            _walk_dir(path, set(), out, keep)
         else:
             out.files.append(path)
+    for line in describe_skipped(out.skipped):
+        log.warning(line)  # the CLI prints warnings on stderr; the window's log keeps them
     return out
 
 
@@ -211,9 +222,10 @@ def _walk_dir(top: str, visited: set, out: Walk, is_image) -> None:
         stack.extend(reversed(subdirs))  # depth-first, in sorted order
 
 
-def iter_image_files(paths: list[str | os.PathLike]) -> list[str]:
+def iter_image_files(paths: list[str | os.PathLike],
+                     keep: Callable[[str], bool] | None = None) -> list[str]:
     """The files `walk_images` finds (see there), as a list of paths."""
-    return walk_images(paths).files
+    return walk_images(paths, keep).files
 
 
 def describe_skipped(skipped: list[tuple[str, str]]) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from app.core.plaintext import reveal_bidi
 from app.core.results import Severity
 
 CAMERA, TIME, SOFTWARE, LOCATION, THUMBNAIL = "camera", "time", "software", "location", "thumbnail"
@@ -54,9 +55,10 @@ class Meta:
 
 
 def clean(value, limit: int = MAX_TEXT) -> str:
-    """A value from a file, fit to show: text, control characters removed, length capped."""
+    """A value from a file, fit to show: text, control characters removed, direction overrides
+    made visible, length capped."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    text = _CTRL.sub("", str(value)).strip()
+    text = reveal_bidi(_CTRL.sub("", str(value)).strip())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 

@@ -62,8 +62,10 @@ th { background-color: #eeeeee; text-align: left; }
 
 
 def esc(value) -> str:
-    """HTML-escape anything for text or attribute use."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """HTML-escape anything for text or attribute use; direction overrides made visible."""
+    from app.core.plaintext import reveal_bidi
+
+    return html.escape(reveal_bidi("" if value is None else str(value)), quote=True)
 
 
 def data_uri(rgb: np.ndarray, fmt: str = "PNG") -> str:

@@ -59,6 +59,7 @@ class ErrorReporter(QObject):
         box = QMessageBox(self.parent_widget)
         box.setIcon(QMessageBox.Icon.Critical)
         box.setWindowTitle("Something went wrong")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the message may quote a file name
         box.setText("Something unexpected went wrong. The app keeps running; your results so "
                     "far are safe.")
         box.setInformativeText(f"{message}\n\nDetails were written to:\n{details_location()}")

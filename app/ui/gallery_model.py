@@ -17,6 +17,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from app.ui.plain import plain_tip
 from app.ui.theme import VERDICT_LABELS, percent, pixmap_from_jpeg, verdict_color, verdict_word
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -113,7 +114,7 @@ class GalleryModel(QAbstractListModel):
             if r.error:
                 lines.append(r.error)
             lines += list(r.warnings)
-            return "\n".join(lines)
+            return plain_tip("\n".join(lines))  # names and errors come from files: never HTML
         if role == RESULT_ROLE:
             return item.result
         if role == VERDICT_ROLE:

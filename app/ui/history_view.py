@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.history import HistoryEntry, HistoryError
+from app.ui.plain import plain_tip
 from app.ui.result_view import local_time
 from app.ui.theme import VERDICT_LABELS, icon, percent, pixmap_from_jpeg, verdict_color
 
@@ -83,8 +84,8 @@ class HistoryModel(QAbstractTableModel):
             return verdict_color(e.verdict)
         if role == Qt.ItemDataRole.ToolTipRole:
             tags = f"Tags: {e.tags}" if e.tags else ""  # the list cuts long notes: show them whole
-            return "\n".join(x for x in (e.path or "(pasted image)", e.error or "", tags, e.notes)
-                             if x)
+            return plain_tip("\n".join(x for x in (e.path or "(pasted image)", e.error or "", tags,
+                                                     e.notes) if x))  # from files: never HTML
         if role == Qt.ItemDataRole.BackgroundRole and e.status == "error":
             return QColor("#fbe9e7")
         return None

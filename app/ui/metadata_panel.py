@@ -218,4 +218,6 @@ def _quality_value(q: dict) -> str:
 def _esc(text) -> str:
     import html
 
-    return html.escape(str(text or ""))
+    from app.core.plaintext import reveal_bidi
+
+    return html.escape(reveal_bidi(str(text or "")))

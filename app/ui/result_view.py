@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.plaintext import one_line
 from app.core.results import VERDICT_TEXT, Verdict
 from app.ui.case_file import CaseFilePane, warning_count
 from app.ui.image_view import ImageView
+from app.ui.plain import plain_labels, plain_tip
 from app.ui.theme import percent, verdict_color, verdict_word
 from app.ui.widgets import ConfidenceBars, DropHint, VerdictBadge
 
@@ -90,6 +92,9 @@ class ResultView(QWidget):
         self.stack.addWidget(self.drop_hint)
         self.stack.addWidget(self.busy_label)
         self.stack.addWidget(self._build_result_page())
+        # Names, errors and warnings come from files: shown literally, never as HTML.
+        plain_labels(self.busy_label, self.title, self.note, self.error_label, self.summary,
+                     self.warnings_label, self.footer)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.stack)
@@ -236,8 +241,8 @@ class ResultView(QWidget):
         self.result, self.image, self.image_scale = result, image, image_scale
         word = verdict_word(result)
         name = Path(result.path).name if result.path else "Pasted image"
-        self.title.setText(name)
-        self.title.setToolTip(result.path or "")
+        self.title.setText(one_line(name))
+        self.title.setToolTip(plain_tip(result.path))
         self.note.setText(note or "")
         self.note.setVisible(bool(note))
         no_model = getattr(result, "error_type", None) in MODEL_ERRORS
