@@ -40,20 +40,13 @@ def is_video_path(path: str | os.PathLike) -> bool:
 
 
 def iter_media_files(paths: list[str | os.PathLike]) -> list[str]:
-    """Like analysis.iter_image_files, but folder walks also keep videos (by extension)."""
+    """Like analysis.iter_image_files, but folder walks also keep videos (by extension). The
+    walk itself is app.core.files' (folder-link loops skipped and logged, special entries kept
+    so each gets its own error line)."""
+    from app.core.files import iter_image_files
     from app.core.images import is_image_path
 
-    out: list[str] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                out.extend(str(Path(root) / f) for f in sorted(files)
-                           if is_image_path(f) or is_video_path(f))
-        else:
-            out.append(str(path))
-    return out
+    return iter_image_files(paths, keep=lambda name: is_image_path(name) or is_video_path(name))
 
 
 Cancel = Callable[[], bool] | threading.Event | None
