@@ -179,7 +179,7 @@ def test_thumbnail_mismatch_is_found():
     r = run_filter("thumbnail", _loaded(raw))
     f = r.findings[0]
     assert f.kind == "thumbnail_mismatch" and f.edited and f.confidence >= 0.5
-    assert r.extra["thumbnail"].shape[:2] == (160, 160)
+    assert r.extra["preview"].shape[:2] == (160, 160)
     # The map is brightest where the cup was pasted.
     inside, outside = region_means(r.map, r.map_scale, (300, 300, 430, 430))
     assert inside > outside + 0.2

@@ -146,8 +146,9 @@ def run(rgb: np.ndarray, sensitivity: int = 0, **_) -> ForensicResult:
     clones = find_clones(rgb, min_inl)
     findings = [Finding(
         "copy_move",
-        f"Region {c.source} appears again at {c.target}: {c.inliers} matching points agree on "
-        f"one shift{_describe(c.transform)} (confidence {c.confidence:.0%}).",
+        f"Two regions match, {_where(c.source)} and {_where(c.target)}: {c.inliers} points "
+        f"agree on one shift{_describe(c.transform)}; one is probably a copy of the other "
+        f"(confidence {c.confidence:.0%}).",
         severity="warning", confidence=c.confidence, edited=True,
         boxes=[c.source, c.target],
         data={"inliers": c.inliers, "transform": c.transform},
@@ -158,6 +159,11 @@ def run(rgb: np.ndarray, sensitivity: int = 0, **_) -> ForensicResult:
     canvas, scale = draw(rgb, clones)
     return ForensicResult("copymove", canvas, findings, {"sensitivity": int(sensitivity)},
                           map_scale=scale)
+
+
+def _where(box: tuple[int, int, int, int]) -> str:
+    x1, y1, x2, y2 = box
+    return f"x {x1}-{x2} / y {y1}-{y2}"
 
 
 def _describe(t: list[list[float]]) -> str:

@@ -131,4 +131,4 @@ def run(rgb: np.ndarray, raw: bytes | None = None, orientation: int | None = Non
     mw, mh, scale = map_size(w, h)
     heat = cv2.resize(diss, (mw, mh), interpolation=cv2.INTER_LINEAR)
     return ForensicResult("thumbnail", heat, [finding], {}, map_scale=scale,
-                          extra={"thumbnail": np.ascontiguousarray(thumb)})
+                          extra={"preview": np.ascontiguousarray(thumb)})
