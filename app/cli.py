@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     for cmd in (a, e, r):  # an unexpected error's details always go to the per-user log file
         cmd.add_argument("--verbose", "-v", action="store_true",
                          help="also print the details (traceback) of unexpected errors on stderr")
+    from app.cli_forensics import add_parser as add_forensics
+
+    add_forensics(sub)
     sub.add_parser("train", help="fine-tune a detector (`python -m app train --help`)")
     return p
 
@@ -94,6 +97,10 @@ def _run(args) -> int:
         return run_cli(args)
     if args.command == "model-info":
         return _cmd_model_info()
+    if args.command == "forensics":
+        from app.cli_forensics import run as forensics_run
+
+        return forensics_run(args)
     if args.command == "report":
         return _cmd_report(args)
     return EXIT_USAGE
