@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.model_ready = False
         self._single_job: int | None = None
         self._single_record: int | None = None  # history id of what the single job reopens
+        self._notices: dict[int, str] = {}  # job id -> why its results were not saved
         self.history, history_error = self._open_history()
         self.service = AnalysisService(analyzer_factory or default_analyzer_factory(),
                                        self.history, self.prefs, self)
@@ -315,12 +316,16 @@ class MainWindow(QMainWindow):
             # A changed file was stored anew (history_id); an unchanged one keeps its record.
             self.case.show_record(jr.history_id if jr.history_id is not None
                                   else self._single_record)
-            self.statusBar().showMessage(f"Finished {self.result_view.title.text()}.", 5000)
+            notice = self._notices.pop(jr.job_id, None)  # else "Finished" would hide it
+            self.statusBar().showMessage(f"Finished {self.result_view.title.text()}."
+                                         + (f" Not saved: {notice}" if notice else ""),
+                                         30000 if notice else 5000)
         if jr.history_id is not None and self.tabs.currentWidget() is self.history_view:
             self.history_view.refresh()
 
     def _on_error(self, err) -> None:
         if not err.fatal:
+            self._notices[err.job_id] = err.message
             self.statusBar().showMessage(err.message, 15000)
             return
         if err.job_id == self._single_job:
@@ -328,9 +333,12 @@ class MainWindow(QMainWindow):
         self.reporter.report(err.message)
 
     def _on_finished(self, done) -> None:
+        notice = self._notices.pop(done.job_id, None)
         if done.kind == "batch":
             self.gallery.batch_finished(done.job_id, done.summary, done.cancelled)
             self.actions_.cancel.setEnabled(self.service.batches_pending() > 0)
+            if notice:  # shown again at the end: a long batch outlasts the first message
+                self.statusBar().showMessage(f"Batch finished. Not saved: {notice}")
 
     def _on_tab(self, index: int) -> None:
         self.case.flush()  # so the history's search sees what was just typed
