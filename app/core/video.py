@@ -320,3 +320,21 @@ def explain_frame(analyzer, path: str | os.PathLike, frame: int) -> tuple[np.nda
     """One frame decoded again and analysed with GradCAM heatmaps (the window's click)."""
     rgb = read_frame(path, frame)
     return rgb, analyzer.analyze(rgb, heatmaps=True, metadata=False)
+
+
+def key_frames_from_file(video: VideoResult, n: int = KEY_FRAMES) -> list[KeyFrame]:
+    """KeyFrames for a stored timeline (pictures are not stored): its most suspicious sampled
+    frames, read back from the file."""
+    import cv2
+
+    frames = sorted((f for f in video.frames if f.max_p is not None), key=lambda f: -f.max_p)[:n]
+    out = []
+    for f in frames:
+        rgb = read_frame(video.path, f.frame)
+        scale = min(1.0, KEY_FRAME_SIDE / max(rgb.shape[:2]))
+        if scale < 1:
+            rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        faces = [(tr.id, tuple(v * scale for v in p.box), p.p_fake)
+                 for tr in video.tracks for p in tr.points if p.frame == f.frame]
+        out.append(KeyFrame(f.frame, f.t, rgb, scale, faces, f.max_p))
+    return out

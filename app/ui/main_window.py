@@ -31,6 +31,7 @@ from app.ui.prefs import Prefs
 from app.ui.report_export import ReportExporter, report_item
 from app.ui.result_view import ResultView
 from app.ui.theme import app_icon, icon, qimage_to_rgb
+from app.ui.video_panel import VIDEO_PATTERNS, attach_video
 from app.ui.widgets import Banner
 from app.ui.worker import AnalysisService
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 NO_MODEL_TEXT = "No trained detector installed"
 IMAGE_FILTER = ("Images (*.jpg *.jpeg *.jpe *.png *.webp *.bmp *.tif *.tiff *.gif *.heic *.heif "
-                "*.avif);;All files (*)")
+                f"*.avif);;Videos ({VIDEO_PATTERNS});;All files (*)")
 
 
 def default_analyzer_factory(weights: str | None = None,
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.gallery, icon("gallery"), "Batch")
         self.tabs.addTab(self.history_view, icon("history"), "History")
         self.tabs.currentChanged.connect(self._on_tab)
+        self.videos = attach_video(self)  # the Video tab; video paths are routed to it
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -207,6 +209,8 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str, *, store: bool = True, expect_sha: str | None = None,
                   record: int | None = None) -> int:
         """Analyse one file for the result view; `record`: its history entry, when known."""
+        if self.videos.handles(path):
+            return self.videos.open(path, store=store, record=record)
         self._single_job = self.service.analyze_file(path, store=store, expect_sha=expect_sha)
         self._single_record = record
         self._show_busy(Path(path).name)
@@ -267,6 +271,9 @@ class MainWindow(QMainWindow):
 
     def reopen(self, entry) -> None:
         """A history entry: re-analysed when the file changed, else shown from the record."""
+        if self.videos.handles(entry.path):
+            self.videos.reopen(entry)
+            return
         if entry.path and Path(entry.path).is_file():
             self.open_file(entry.path, expect_sha=entry.sha256, record=entry.id)
             return
@@ -408,6 +415,7 @@ class MainWindow(QMainWindow):
         self._settings().setValue("geometry", self.saveGeometry())
         self.prefs.save()
         self.case.flush()  # the notes typed in the last moment, before the database closes
+        self.videos.shutdown()
         self.service.shutdown()
         self.reports.shutdown()
         if self.history is not None:
