@@ -63,6 +63,7 @@ def examine(path: str, names: list[str], out: Path | None, index: int) -> dict:
     """One file's JSON record; maps written to `out` when given."""
     from app.core.errors import InspectorError
     from app.core.forensics import run_filter
+    from app.core.forensics.files import write_maps
     from app.core.images import load_image
 
     try:
@@ -83,24 +84,8 @@ def examine(path: str, names: list[str], out: Path | None, index: int) -> dict:
             continue
         entry = result.to_dict()
         if out is not None:
-            entry["files"] = _write_maps(result, out, stem)
+            entry["files"] = write_maps(result, out, stem)
         record["filters"][name] = entry
     image.raw = None  # the bytes were kept for the JPEG and EXIF readers only
     record["edited"] = any(r["edited"] for r in record["filters"].values())
     return record
-
-
-def _write_maps(result, out: Path, stem: str) -> list[str]:
-    from PIL import Image
-
-    written = []
-    rgb = result.map_rgb()
-    if rgb is not None:
-        p = out / f"{stem}.{result.filter}.png"
-        Image.fromarray(rgb).save(p)
-        written.append(str(p))
-    for key, arr in result.extra.items():
-        p = out / f"{stem}.{result.filter}-{key}.png"
-        Image.fromarray(arr).save(p)
-        written.append(str(p))
-    return written

@@ -25,6 +25,7 @@ from app.core.paths import user_data_dir
 from app.ui.actions import build_actions
 from app.ui.case_file import NotesKeeper
 from app.ui.errors import ErrorReporter
+from app.ui.forensics_panel import attach_forensics
 from app.ui.gallery_view import GalleryView
 from app.ui.history_view import HistoryView
 from app.ui.prefs import Prefs
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.history_view, icon("history"), "History")
         self.tabs.currentChanged.connect(self._on_tab)
         self.videos = attach_video(self)  # the Video tab; video paths are routed to it
+        self.forensics = attach_forensics(self)  # the Forensics tab: whole-picture filters
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -416,6 +418,7 @@ class MainWindow(QMainWindow):
         self.prefs.save()
         self.case.flush()  # the notes typed in the last moment, before the database closes
         self.videos.shutdown()
+        self.forensics.shutdown()
         self.service.shutdown()
         self.reports.shutdown()
         if self.history is not None:
