@@ -43,8 +43,8 @@ class MapImageView(ImageView):
 
 def findings_html(title: str, how_to_read: str, result) -> str:
     """The filter's explanation, then its findings, as simple rich text (everything escaped)."""
-    parts = [f"<h3>{html.escape(title)}</h3>",
-             f"<p><b>How to read this.</b> {html.escape(how_to_read)}</p>"]
+    # Findings first: what the reader came for; the explanation stays right below.
+    parts = [f"<h3>{html.escape(title)}</h3>"]
     if result is not None:
         parts.append("<p><b>Findings</b></p><ul>")
         for f in result.findings:
@@ -53,5 +53,7 @@ def findings_html(title: str, how_to_read: str, result) -> str:
             parts.append(f"<li><span style='color:{color}; font-weight:bold'>{tag}</span>"
                          f"{html.escape(f.message)}</li>")
         parts.append("</ul>")
+    parts.append(f"<p><b>How to read this.</b> {html.escape(how_to_read)}</p>")
+    if result is not None:
         parts.append(f"<p style='color:#757575'>Computed in {result.elapsed_ms:.0f} ms.</p>")
     return "".join(parts)
