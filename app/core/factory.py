@@ -7,6 +7,8 @@ ModelError before any file is read (the window loads lazily in its worker instea
 from __future__ import annotations
 
 import os
+import pickle
+from pathlib import Path
 
 from app.core.analysis import Analyzer
 from app.core.errors import ImageLoadError, ModelError
@@ -23,5 +25,13 @@ def load_analyzer(weights: str | os.PathLike | None = None, *, heatmaps: bool = 
         except ImageLoadError as exc:
             raise ModelError(f"The model file cannot be used: {exc}") from exc
     analyzer = Analyzer(weights, heatmaps=heatmaps, allow_untrained=allow_untrained)
-    analyzer.detector  # noqa: B018 - load now: a bad model is one clear message up front
+    try:
+        analyzer.detector  # noqa: B018 - load now: a bad model is one clear message up front
+    except ModelError as exc:
+        if isinstance(exc.__cause__, pickle.UnpicklingError):
+            # torch's own text advises weights_only=False, i.e. running the file's code: never.
+            raise ModelError(
+                f"{Path(weights or '').name} holds Python objects besides weights (possibly code), "
+                "so it was not loaded: the app never runs code from a model file.") from exc
+        raise
     return analyzer

@@ -59,6 +59,17 @@ def clean(value, limit: int = MAX_TEXT) -> str:
     made visible, length capped."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    text = reveal_bidi(_CTRL.sub("", str(value)).strip())
+    text = _utf8_read_as_latin1(str(value))
+    text = reveal_bidi(_CTRL.sub("", text).strip())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
+
+def _utf8_read_as_latin1(text: str) -> str:
+    """Pillow decodes EXIF text as Latin-1, but most programs write UTF-8 there: undo that
+    when the bytes are valid UTF-8 ("MÃ¼ller" -> "Müller"; a real Latin-1 "Müller" stays)."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text

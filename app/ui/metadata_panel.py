@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.plain import plain_tip
+
 SEVERITY_COLORS = {"warning": "#c62828", "notable": "#e69100", "info": "#607d8b"}
 SEVERITY_ORDER = {"warning": 0, "notable": 1, "info": 2}
 QUALITY, PROVENANCE = "quality", "provenance"
@@ -152,7 +154,7 @@ class MetadataPanel(QWidget):
             item.setForeground(0, QBrush(QColor(SEVERITY_COLORS.get(row["severity"], "#607d8b"))))
             item.setFont(0, font)
             for col in range(3):
-                item.setToolTip(col, row["meaning"])
+                item.setToolTip(col, plain_tip(row["meaning"]))  # may quote file contents
             item.setData(0, _ROLE, row)
             group.addChild(item)
 

@@ -109,3 +109,20 @@ def test_error_dialog_and_banner_are_plain_text(qtbot, make_window):
     assert box.textFormat() == Qt.TextFormat.PlainText
     assert HOSTILE in box.informativeText()
     box.close()
+
+
+def test_metadata_panel_shows_values_as_text(qtbot, make_window):
+    win = make_window(wait=False)
+    finding = {"category": "author", "label": f"Artist {HOSTILE}", "value": HOSTILE,
+               "meaning": f"Says {HOSTILE}", "severity": "warning"}
+    result = AnalysisResult(path="/tmp/x.jpg", status=Status.NO_FACE, metadata=[finding])
+    panel = win.result_view.case_pane.metadata
+    panel.set_result(result)
+    group = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
+                 if panel.tree.topLevelItem(i).text(0).startswith("Provenance"))
+    item = group.child(0)
+    assert item.text(2) == HOSTILE  # a tree item's text is never read as HTML
+    assert "&lt;script&gt;" in item.toolTip(1) and "<script>" not in item.toolTip(1)
+    panel.tree.setCurrentItem(item)
+    detail = panel._detail.text()
+    assert "&lt;script&gt;" in detail and "<script>" not in detail and "[U+202E]" in detail
