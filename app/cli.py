@@ -60,14 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--notes", default="", help="case notes to include (plain text)")
     r.add_argument("--tag", action="append", default=[], metavar="TAG", help="a tag (repeatable)")
     r.add_argument("--title", default="Case report")
+    from app import cli_forensics
+
+    cli_forensics.add_report_option(r)
     r.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
     for cmd in (a, e, r):  # an unexpected error's details always go to the per-user log file
         cmd.add_argument("--verbose", "-v", action="store_true",
                          help="also print the details (traceback) of unexpected errors on stderr")
-    from app.cli_forensics import add_parser as add_forensics
-
-    add_forensics(sub)
+    cli_forensics.add_parser(sub)
     sub.add_parser("train", help="fine-tune a detector (`python -m app train --help`)")
     return p
 
@@ -214,6 +215,13 @@ def _cmd_report(args) -> int:
 
     fmt = args.format or ("pdf" if args.out and args.out.lower().endswith(".pdf") else "html")
     out = Path(args.out or time.strftime(f"case-report-%Y%m%d-%H%M%S.{fmt}"))
+    from app.core.files import check_output_file
+
+    try:  # before any analysis: a pipe as --out would block the write forever
+        check_output_file(out)
+    except OSError as exc:
+        print(f"error: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     files = iter_image_files(args.paths)
     if not files:
         print("error: no image files found in the given paths", file=sys.stderr)
@@ -222,7 +230,7 @@ def _cmd_report(args) -> int:
     if analyzer is None:
         return EXIT_NO_MODEL
     report = CaseReport(card=analyzer.detector.card, title=args.title, notes=args.notes,
-                        tags=args.tag)
+                        tags=args.tag, forensics=args.forensics)
     for i, path in enumerate(files, 1):
         result = analyzer.analyze(path)
         report.add(result)

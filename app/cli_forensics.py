@@ -36,6 +36,25 @@ def add_parser(sub) -> None:
     f.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
 
+def add_report_option(report_parser) -> None:
+    """`report --forensics NAME[,NAME]...` (repeatable; `all` for every filter)."""
+    report_parser.add_argument(
+        "--forensics", action="extend", type=_filter_list, default=[], metavar="NAME",
+        help=f"add these filters' maps and findings to each image: {', '.join(FILTER_NAMES)} "
+        "or all (comma-separated or repeated)")
+
+
+def _filter_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if "all" in names:
+        return list(FILTER_NAMES)
+    bad = [n for n in names if n not in FILTER_NAMES]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown filter {', '.join(bad)}; choose from {', '.join(FILTER_NAMES)} or all")
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the chosen filters over every file; a bad file is an error line, the run goes on."""
     from app.core.files import iter_image_files

@@ -99,8 +99,10 @@ class CaseReport:
     """
 
     def __init__(self, *, card=None, title: str = "Case report", notes: str = "",
-                 tags: str | Iterable[str] = (), generated_at: str | None = None) -> None:
+                 tags: str | Iterable[str] = (), generated_at: str | None = None,
+                 forensics: Iterable[str] = ()) -> None:
         self.card = card
+        self.forensics = list(forensics)  # filter names whose maps each image section shows
         self.title = title
         self.notes = notes or ""
         self.tags = _tags(tags)
@@ -118,7 +120,7 @@ class CaseReport:
         against the analysed SHA-256)."""
         self._untrained |= any("UNTRAINED" in w for w in result.warnings)
         index = len(self._sections) + 1
-        self._sections.append(_section(result, rgb, index, notes, _tags(tags)))
+        self._sections.append(_section(result, rgb, index, notes, _tags(tags), self.forensics))
         name = Path(result.path).name if result.path else f"image {index}"
         signals = sum(1 for m in result.metadata if m.get("severity") == "warning")
         self._rows.append(_Row(name, _verdict_text(result), _score(result.p_fake),
@@ -183,7 +185,8 @@ def render_html(results: AnalysisResult | Iterable[AnalysisResult], *, card=None
 
 # -- one result ----------------------------------------------------------------------------------
 
-def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str]) -> str:
+def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str],
+             forensics: list[str] | None = None) -> str:
     name = Path(result.path).name if result.path else f"image {index}"
     brk = " style='page-break-before: always'" if index > 1 else ""
     parts = [f"<h2{brk}>{index}. {esc(name)}</h2>"]
@@ -207,6 +210,10 @@ def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str
         parts.append(_faces_table(result, rgb))
     parts.append(_quality_html(result))
     parts.append(_metadata_html(result))
+    if forensics and result.status != Status.ERROR:
+        from app.core.forensics.report_html import forensics_html
+
+        parts.append(forensics_html(result, rgb, forensics))
     other = _other_warnings(result)
     if other:
         parts.append("<h3>Other warnings</h3><ul>"

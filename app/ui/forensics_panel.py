@@ -20,6 +20,7 @@ class ForensicsPanel(QObject):
         window.tabs.addTab(self.view, icon("heatmap"), "Forensics")
         window.service.sig_result.connect(self._on_result)
         self.view.sig_status.connect(lambda text: window.statusBar().showMessage(text, 10000))
+        self.view.sig_report_filters.connect(self._set_report_filters)
 
     def _on_result(self, jr) -> None:
         if jr.kind != "single" or jr.job_id != getattr(self.window, "_single_job", None):
@@ -34,6 +35,9 @@ class ForensicsPanel(QObject):
             rgb = qimage_to_rgb(jr.image)
             source = Source(key=r.sha256 or hashlib.sha256(rgb.tobytes()).hexdigest(), rgb=rgb)
         self.view.set_source(source, jr.image, r.path or "pasted")
+
+    def _set_report_filters(self, names: list[str]) -> None:
+        self.window.reports.forensics = list(names)
 
     def shutdown(self) -> None:
         self.view.shutdown()

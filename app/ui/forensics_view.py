@@ -35,6 +35,7 @@ SLIDER_DELAY_MS = 300  # a slider being dragged asks once it rests
 
 class ForensicsView(QWidget):
     sig_status = Signal(str)  # for the window's status bar
+    sig_report_filters = Signal(list)  # the filters ticked "in case report", in FILTERS order
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -81,6 +82,11 @@ class ForensicsView(QWidget):
         self.side_check.toggled.connect(lambda on: self.original_view.setVisible(on))
         self.export_button = QPushButton("Export map...")
         self.export_button.clicked.connect(lambda: self.export())
+        self.report_check = QCheckBox("In case report")
+        self.report_check.setToolTip("Export Report adds this filter's map, findings and "
+                                     "explanation to every image of the report")
+        self.report_check.toggled.connect(self._on_report_check)
+        self.report_filters: list[str] = []
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.busy_label = QLabel()
@@ -89,8 +95,8 @@ class ForensicsView(QWidget):
         bar = QHBoxLayout()
         for w in (QLabel("Filter"), self.filter_box, self.param_label, self.param_slider,
                   self.param_value, self.overlay_check, QLabel("Opacity"), self.opacity_slider,
-                  self.opacity_label, self.side_check, self.export_button, self.cancel_button,
-                  self.busy_label):
+                  self.opacity_label, self.side_check, self.export_button, self.report_check,
+                  self.cancel_button, self.busy_label):
             bar.addWidget(w)
         bar.addStretch(1)
 
@@ -188,7 +194,17 @@ class ForensicsView(QWidget):
         self.param_slider.blockSignals(False)
         self._param_text()
         self._auto_param = has and spec.param_default is None  # the filter picks (ghosts)
+        self.report_check.blockSignals(True)
+        self.report_check.setChecked(spec.name in self.report_filters)
+        self.report_check.blockSignals(False)
         self.compute()
+
+    def _on_report_check(self, on: bool) -> None:
+        chosen = set(self.report_filters) - {self.current_filter()}
+        if on:
+            chosen.add(self.current_filter())
+        self.report_filters = [n for n in FILTERS if n in chosen]
+        self.sig_report_filters.emit(list(self.report_filters))
 
     def _on_param(self, _value: int) -> None:
         self._auto_param = False

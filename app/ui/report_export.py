@@ -35,6 +35,7 @@ class ReportJob:
     fmt: str  # "html" | "pdf"
     title: str
     card: object = None
+    forensics: list[str] = field(default_factory=list)  # filters whose maps each image shows
 
 
 def report_format(path: str | Path, selected_filter: str = "") -> tuple[Path, str]:
@@ -65,9 +66,11 @@ def report_item(result, image: QImage | None = None, image_scale: float = 1.0, n
 
 def build_and_write(job: ReportJob) -> int:
     """Render every item and write the file; returns pages (PDF) or items (HTML)."""
+    from app.core.files import check_output_file
     from app.core.report import CaseReport
 
-    report = CaseReport(card=job.card, title=job.title)
+    check_output_file(job.path)  # before the slow part; a pipe would block the write forever
+    report = CaseReport(card=job.card, title=job.title, forensics=job.forensics)
     for item in job.items:
         report.add(item.result, item.rgb, notes=item.notes, tags=item.tags)
     if job.fmt == "pdf":
@@ -116,6 +119,7 @@ class ReportExporter(QObject):
         self.pool.setMaxThreadCount(1)
         self.job: ReportJob | None = None
         self._runnable: _Runnable | None = None
+        self.forensics: list[str] = []  # forensic filters to include (ticked in the Forensics tab)
         self.sig_result.connect(self._done)
         self.sig_error.connect(self._failed)
         self.sig_finished.connect(self._finished)
@@ -141,7 +145,7 @@ class ReportExporter(QObject):
         chosen = self.ask_path(suggested)
         if chosen is None:
             return False
-        self.job = ReportJob(items, chosen[0], chosen[1], title, card)
+        self.job = ReportJob(items, chosen[0], chosen[1], title, card, list(self.forensics))
         self._runnable = _Runnable(self, self.job)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         self._status(f"Writing the report to {self.job.path}...", 0)

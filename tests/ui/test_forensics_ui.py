@@ -126,3 +126,30 @@ def test_window_has_a_forensics_tab_on_the_opened_picture(qtbot, make_window, tm
     view.set_filter("jpeg")
     _shown(qtbot, view, "jpeg")
     assert "quality 85" in view.text.toPlainText()
+
+
+def test_in_case_report_boxes_reach_the_report_export(qtbot, make_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    win = make_window()
+    img, _, _ = clone(data.astronaut(), (150, 40), (330, 300), 150)
+    path = tmp_path / "cloned.jpg"
+    path.write_bytes(enc(img, 92))
+    win.open_file(str(path))
+    wait_result(qtbot, win)
+    view = win.forensics.view
+    win.tabs.setCurrentWidget(view)
+    view.set_filter("copymove")
+    view.report_check.setChecked(True)
+    view.set_filter("ela")
+    assert not view.report_check.isChecked()  # per filter
+    view.set_filter("copymove")
+    assert view.report_check.isChecked()
+    assert win.reports.forensics == ["copymove"]
+    out = tmp_path / "case.html"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(out), "")))
+    win.export_report()
+    qtbot.waitUntil(lambda: not win.reports.busy() and out.exists(), timeout=TIMEOUT_MS)
+    html = out.read_text(encoding="utf-8")
+    assert "Copy-move (cloned regions)" in html and "EDITED? " in html
