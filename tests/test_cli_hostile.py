@@ -185,3 +185,20 @@ def test_a_pipe_given_as_weights_is_refused_without_blocking(tmp_path, astronaut
     with no_hang(30, fifos=(fifo,)):
         assert main(["analyze", "--weights", str(fifo), str(img)]) == 3
     assert "named pipe" in capsys.readouterr().err
+
+
+def test_a_pipe_as_the_report_file_is_refused(tmp_path, astronaut, untrained_card, capsys,
+                                              monkeypatch, qapp):
+    from app.core.report import CaseReport
+    from app.render.report_pdf import write_report_pdf
+
+    _use_untrained(monkeypatch, untrained_card)
+    img = save_rgb(tmp_path / "a.png", astronaut)
+    fifo = tmp_path / "case.html"
+    os.mkfifo(fifo)
+    with no_hang(30, fifos=(fifo,)):
+        assert main(["report", "--out", str(fifo), str(img)]) == 2
+        with pytest.raises(OSError, match="named pipe"):
+            write_report_pdf(CaseReport(), fifo)
+    err = capsys.readouterr().err
+    assert "is a named pipe (FIFO), not a file; nothing was written there" in err

@@ -146,6 +146,22 @@ def read_capped(path: str | os.PathLike, cap: int = MAX_READ_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+def check_output_file(path: str | os.PathLike) -> None:
+    """Raise OSError (a plain `strerror`) unless `path` is a new name or a regular file: opening
+    a FIFO for writing blocks until someone reads it, and a device would swallow the report."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return  # a new file (or a dangling link, which the write will report itself)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{_one_line(path)} cannot be written: "
+                                 f"{exc.strerror or exc}") from exc
+    kind = _kind(st.st_mode)
+    if kind is not None:
+        raise OSError(errno.EINVAL, f"{_one_line(path)} is {kind}; nothing was written there. "
+                                    "Choose a file name.")
+
+
 # -- folders ---------------------------------------------------------------------------------------
 
 

@@ -46,6 +46,9 @@ def ensure_gui_app() -> QGuiApplication:
 def html_to_pdf(html: str, path: str | os.PathLike, *, title: str = "Deepfake Inspector report",
                 page: QPageSize.PageSizeId = QPageSize.PageSizeId.A4) -> int:
     """Render report HTML to a PDF file; returns the number of pages written."""
+    from app.core.files import check_output_file
+
+    check_output_file(path)  # a pipe or a device as the target would block or swallow it
     ensure_gui_app()
     writer = QPdfWriter(str(Path(path)))
     writer.setTitle(title)

@@ -126,3 +126,14 @@ def test_metadata_panel_shows_values_as_text(qtbot, make_window):
     panel.tree.setCurrentItem(item)
     detail = panel._detail.text()
     assert "&lt;script&gt;" in detail and "<script>" not in detail and "[U+202E]" in detail
+
+
+def test_report_export_to_a_pipe_is_refused(tmp_path):
+    import pytest
+
+    from app.ui.report_export import ReportJob, build_and_write
+
+    fifo = tmp_path / "case.html"
+    os.mkfifo(fifo)
+    with no_hang(30, fifos=(fifo,)), pytest.raises(OSError, match="named pipe"):
+        build_and_write(ReportJob([], fifo, "html", "Case report"))
