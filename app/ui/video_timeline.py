@@ -102,6 +102,21 @@ class TimelineWidget(QWidget):
             painter.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
         self._paint_time_axis(painter, r)
         self._paint_tracks(painter)
+        self._paint_legend(painter, r)
+
+    def _paint_legend(self, painter: QPainter, r: QRectF) -> None:
+        """What the red line and the shading mean, in the top right corner."""
+        parts = []
+        if self.threshold is not None:
+            parts.append(f"- - red: threshold {self.threshold:.0%}")
+        if self.band:
+            parts.append(f"shaded: uncertain {self.band[0]:.0%}-{self.band[1]:.0%}")
+        parts.append("dotted: scene cut")
+        text = "   ".join(parts)
+        box = QRectF(r.right() - 420, r.top() + 2, 416, 16)
+        painter.fillRect(box, QColor(255, 255, 255, 210))
+        painter.setPen(QColor("#37474f"))
+        painter.drawText(box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_time_axis(self, painter: QPainter, r: QRectF) -> None:
         dur = self._duration()
@@ -170,7 +185,7 @@ class TimelineWidget(QWidget):
 
 
 def _clock(t: float) -> str:
-    """Seconds as m:ss (or h:mm:ss); short clips keep a tenth of a second."""
+    """Seconds as m:ss (or h:mm:ss)."""
     t = max(0.0, t)
     h, rest = divmod(int(t), 3600)
     m, s = divmod(rest, 60)

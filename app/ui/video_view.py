@@ -92,25 +92,26 @@ class VideoView(QWidget):
         words.addWidget(self.title)
         words.addWidget(self.summary)
         words.addWidget(self.note)
+        words.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignLeft)
         head.addLayout(words, 3)
         head.addWidget(self.badge, 2)
         busy = QHBoxLayout()
         busy.addWidget(self.progress, 3)
         busy.addWidget(self.progress_text, 2)
         busy.addWidget(self.cancel_button)
-        busy.addWidget(self.export_button)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(QLabel("<b>Faces</b> (one per person tracked; the clip's verdict follows "
                             "the most suspicious)"))
-        lv.addWidget(self.faces, 2)
+        lv.addWidget(self.faces)
         lv.addWidget(QLabel("<b>Most suspicious frames</b>"))
         strip = QWidget()
         strip.setLayout(self.strip)
         lv.addWidget(strip)
         lv.addWidget(self.warnings)
-        lv.addWidget(self.meta, 1)
+        lv.addWidget(self.meta)
+        lv.addStretch(1)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
@@ -204,6 +205,9 @@ class VideoView(QWidget):
 
     def _fill_faces(self, video) -> None:
         self.faces.setRowCount(len(video.tracks))
+        rows = min(max(len(video.tracks), 1), 5)  # up to five rows without scrolling
+        self.faces.setFixedHeight(self.faces.horizontalHeader().height() + 4
+                                  + rows * self.faces.verticalHeader().defaultSectionSize())
         for row, tr in enumerate(video.tracks):
             lo, hi = tr.p_spread or (None, None)
             cells = [f"Face {tr.id}", f"{_clock(tr.first_t)}-{_clock(tr.last_t)}, "
@@ -231,7 +235,12 @@ class VideoView(QWidget):
 
     def _show_key(self, key) -> None:
         """A kept frame with its boxes (no heatmap until clicked)."""
-        self.frame_view.set_image(rgb_to_qimage(key.rgb), [], scale=1.0)
+        from app.core.results import FaceResult, Verdict
+
+        verdicts = {t.id: t.verdict for t in self.video.tracks} if self.video else {}
+        faces = [FaceResult(box=box, det_score=0.0, p_fake=p, verdict=verdicts.get(track)
+                            or Verdict.UNCERTAIN) for track, box, p in key.faces]
+        self.frame_view.set_image(rgb_to_qimage(key.rgb), faces, scale=1.0)
         self.frame_caption.setText(f"Frame at {_clock(key.t)} (frame {key.frame}), most "
                                    f"suspicious face {percent(key.max_p)} fake. Click it for "
                                    "its heatmap.")
