@@ -22,6 +22,7 @@ from app.core.errors import InspectorError
 from app.core.history import verdict_key as verdict_word
 from app.core.images import LoadedImage, load_image
 from app.core.logs import details_location
+from app.core.memory import TRIM_EVERY, release_freed_memory
 from app.core.results import AnalysisResult, Status
 from app.core.video_io import is_video_path, iter_media_files
 
@@ -131,6 +132,8 @@ def run_batch(
         if on_result:
             on_result(item)
         item.image = None
+        if summary.done % TRIM_EVERY == 0:
+            release_freed_memory()  # else RSS creeps up over thousands of images (soak.py)
         if on_progress:
             on_progress(BatchProgress(summary.done, summary.total, time.perf_counter() - t0, path))
     summary.elapsed_s = time.perf_counter() - t0
