@@ -83,6 +83,15 @@ def check_regular(path: str | os.PathLike) -> os.stat_result:
     return st
 
 
+def regular_file_problem(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be read as a regular file, in plain words; None when it can be."""
+    try:
+        check_regular(path)
+    except ImageLoadError as exc:
+        return str(exc)
+    return None
+
+
 def _target(path: str | os.PathLike) -> str:
     try:
         return os.readlink(path)

@@ -283,11 +283,16 @@ class MainWindow(QMainWindow):
         scale = 1.0
         if image is not None and not image.isNull() and entry.image_size:
             scale = entry.image_size[0] / max(image.width(), 1)
-        where = f"at {entry.path}" if entry.path else "available (pasted image)"
-        self.result_view.show_result(
-            entry.to_result(), image, image_scale=scale,
-            note=f"The original file is no longer {where}; showing the saved record "
-                 "(small preview, no heatmap).")
+        if entry.path:  # gone, or now a pipe/device/broken link: say which
+            from app.core.files import regular_file_problem
+
+            why = regular_file_problem(entry.path) or f"The file at {entry.path} is unreadable."
+            note = (f"The original file is no longer usable ({why}); showing the saved record "
+                    "(small preview, no heatmap).")
+        else:
+            note = ("The original is no longer available (pasted image); showing the saved "
+                    "record (small preview, no heatmap).")
+        self.result_view.show_result(entry.to_result(), image, image_scale=scale, note=note)
         self.case.show_record(entry.id)
         self.tabs.setCurrentWidget(self.result_view)
 

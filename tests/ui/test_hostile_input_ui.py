@@ -68,6 +68,8 @@ def test_reopening_a_history_entry_whose_file_became_a_fifo(qtbot, make_window, 
         win.reopen(entry)
         wait_result(qtbot, win)
     assert win.result_view.stack.currentIndex() == win.result_view.PAGE_RESULT
+    note = win.result_view.note.text()
+    assert "saved record" in note and "named pipe (FIFO)" in note  # what happened to the file
 
 
 def test_result_view_shows_file_strings_as_plain_text(qtbot, make_window):
