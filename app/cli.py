@@ -210,7 +210,7 @@ def _cmd_model_info() -> int:
 
 def _cmd_report(args) -> int:
     """Analyse, then write one report for all inputs (PDF through Qt, imported only for PDF)."""
-    from app.core.analysis import iter_image_files
+    from app.cli_video import iter_media_files, report_result
     from app.core.report import CaseReport
 
     fmt = args.format or ("pdf" if args.out and args.out.lower().endswith(".pdf") else "html")
@@ -222,9 +222,9 @@ def _cmd_report(args) -> int:
     except OSError as exc:
         print(f"error: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    files = iter_image_files(args.paths)
+    files = iter_media_files(args.paths)
     if not files:
-        print("error: no image files found in the given paths", file=sys.stderr)
+        print("error: no image or video files found in the given paths", file=sys.stderr)
         return EXIT_USAGE
     analyzer = _load_analyzer(args.weights, heatmaps=True)
     if analyzer is None:
@@ -232,7 +232,7 @@ def _cmd_report(args) -> int:
     report = CaseReport(card=analyzer.detector.card, title=args.title, notes=args.notes,
                         tags=args.tag, forensics=args.forensics)
     for i, path in enumerate(files, 1):
-        result = analyzer.analyze(path)
+        result = report_result(analyzer, path)  # a video: its timeline and frames
         report.add(result)
         if not args.quiet:
             print(f"[{i}/{len(files)}] {_short(result)}  {path}", file=sys.stderr, flush=True)

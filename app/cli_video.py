@@ -95,3 +95,12 @@ def emit_video(result, args, table_rows: list[dict]) -> None:
                 f"{result.verdict} p_fake={result.p_fake:.2f}")
         print(f"[video] {what}  {result.path}  ({result.frames_scored} frames, "
               f"{len(result.tracks)} faces)", file=sys.stderr, flush=True)
+
+
+def report_result(analyzer, path: str):
+    """What `report` adds for one file: a photo's result, or a clip's (timeline inside)."""
+    if not is_video_path(path):
+        return analyzer.analyze(path)
+    from app.core.video import analyze_video
+
+    return analyze_video(analyzer, path).as_analysis_result()

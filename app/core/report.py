@@ -187,6 +187,10 @@ def render_html(results: AnalysisResult | Iterable[AnalysisResult], *, card=None
 
 def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str],
              forensics: list[str] | None = None) -> str:
+    from app.core.report_video import is_video_result, video_section
+
+    if is_video_result(result):  # a clip: timeline and frames instead of one picture
+        return video_section(result, index, notes, tags)
     name = Path(result.path).name if result.path else f"image {index}"
     brk = " style='page-break-before: always'" if index > 1 else ""
     parts = [f"<h2{brk}>{index}. {esc(name)}</h2>"]

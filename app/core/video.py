@@ -213,6 +213,9 @@ def analyze_video(
         return VideoResult(path=path, status=Status.ERROR, error=str(exc),
                            error_type=type(exc).__name__, analysed_at=now, settings=settings,
                            model=analyzer._detector.card.id if analyzer._detector else None)
+    # The card's cut-offs travel with the result: a stored timeline is drawn as it was judged.
+    settings.update(threshold=card.threshold,
+                    uncertain_band=list(card.uncertain_band) if card.uncertain_band else None)
     result = VideoResult(
         path=path, status=Status.OK, duration_s=info.duration_s, fps=info.fps,
         frame_count=info.frame_count, size=(info.width, info.height), codec=info.codec,
