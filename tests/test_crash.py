@@ -4,6 +4,7 @@ running the same batch again adds only what is missing (no duplicate rows)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -112,3 +113,32 @@ def test_sigkill_mid_batch_then_restart_keeps_history_whole(tmp_path, untrained_
     with HistoryStore(db) as store:
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert store.count() == N_PHOTOS
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REPO / "weights" / "detector.json").exists(),
+                    reason="the CLI refuses untrained models: needs the shipped detector")
+def test_sigkill_of_the_cli_leaves_complete_json_lines(tmp_path):
+    """The CLI stores nothing; what it printed before the kill is usable: every line that ended
+    is one whole JSON record, in input order."""
+    photos = make_photos(tmp_path / "photos", 30, seed=12)
+    env = dict(os.environ, DFI_DATA_DIR=str(tmp_path / "data"), PYTHONDONTWRITEBYTECODE="1")
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "app", "analyze", "--no-heatmap", "--quiet",
+         str(tmp_path / "photos")],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        got = b""
+        while got.count(b"\n") < 3:
+            chunk = cli.stdout.read1(65536)
+            assert chunk, "the CLI ended before printing 3 lines"
+            got += chunk
+    finally:
+        cli.send_signal(signal.SIGKILL)
+        got += cli.stdout.read()
+        cli.wait(timeout=30)
+        cli.stdout.close()
+    lines = got.split(b"\n")[:-1]  # the text after the last newline may be cut off
+    records = [json.loads(line) for line in lines]
+    assert 3 <= len(records) < len(photos)
+    assert [r["path"] for r in records] == [str(p) for p in photos[: len(records)]]
