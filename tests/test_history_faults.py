@@ -198,6 +198,19 @@ def test_read_only_folder_without_a_history_says_so(tmp_path):
     assert report["open_error"] == "HistoryAccessError" and "read-only" in report["message"]
 
 
+def test_read_only_folder_with_a_newer_history_is_refused(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    _history(folder / "history.db", 1)
+    conn = sqlite3.connect(folder / "history.db")
+    conn.execute("ALTER TABLE analyses RENAME TO analyses_v99")  # a newer app's layout
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    report = _probe_read_only(folder)
+    assert report["open_error"] == "HistoryTooNewError" and "untouched" in report["message"]
+
+
 # -- locked by another process ---------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 Schema version lives in `PRAGMA user_version`; MIGRATIONS is an ordered list applied in one
 transaction after a backup copy. A database written by a newer app is refused, and the failures a
 user can do something about (disk full, locked by another program, damaged file) come back as
-typed errors with plain messages; anything else is a bug and propagates.
+typed errors with plain messages; anything else is a bug and propagates. In a folder the app
+cannot write, an existing history opens read-only. The same analysis is never stored twice (see
+`HistoryStore.add`). What was tried, and the tests: docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
@@ -152,13 +154,14 @@ class HistoryStore:
         """Browse-only: `mode=ro` reads a WAL database whose -wal/-shm files exist; `immutable`
         reads one closed cleanly (no -wal) in a folder where SQLite cannot create them."""
         uri = self.path.absolute().as_uri()
-        error: Exception | None = None
+        error: Exception = HistoryAccessError(_readonly_msg(self.path))
         for options in ("mode=ro", "mode=ro&immutable=1"):
             conn = sqlite3.connect(f"{uri}?{options}", uri=True, timeout=timeout,
                                    isolation_level=None, check_same_thread=False)
             try:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
-                conn.execute("SELECT COUNT(*) FROM analyses").fetchone()
+                if version == SCHEMA_VERSION:
+                    conn.execute("SELECT COUNT(*) FROM analyses").fetchone()
             except sqlite3.Error as exc:
                 conn.close()
                 error = exc
@@ -173,7 +176,6 @@ class HistoryStore:
             conn.row_factory = sqlite3.Row
             self._conn, self.read_only = conn, True
             return
-        assert error is not None
         raise error
 
     def _open(self, existed: bool) -> None:
