@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--threshold", type=float, help="default: the model card's")
     e.add_argument("--out", metavar="DIR", help="write metrics.json, scores.csv and plots here")
     e.add_argument("--limit", type=int, help="at most this many images per folder")
+    add_video_options(e)  # folders of videos: per-clip and per-frame AUC
 
     sub.add_parser("model-info", help="print the installed detector's model card")
 

@@ -141,16 +141,19 @@ def collect(dirs: list[str], label: int, limit: int | None) -> list[tuple[str, s
 def run_cli(args) -> int:
     from app.core.errors import ModelError
     from app.core.factory import load_analyzer
+    from app.training.evaluate_video import collect_videos, run_video_eval
 
     items = collect(args.real, 0, args.limit) + collect(args.fake, 1, args.limit)
-    if not items:
-        print("error: no images in the given folders", file=sys.stderr)
+    if not items and not collect_videos(args.real + args.fake, 0, 1):
+        print("error: no images or videos in the given folders", file=sys.stderr)
         return 2
     try:
         analyzer = load_analyzer(args.weights, heatmaps=False)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    if run_video_eval(args, analyzer) is not None and not items:
+        return 0  # folders of videos only: per-clip and per-frame figures printed
     threshold = args.threshold if args.threshold is not None else analyzer.detector.card.threshold
     scored = score_files(analyzer, items)
     report = summarize(scored, threshold)
