@@ -17,6 +17,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from app.core.plaintext import one_line
 from app.ui.plain import plain_tip
 from app.ui.theme import VERDICT_LABELS, percent, pixmap_from_jpeg, verdict_color, verdict_word
 
@@ -40,7 +41,8 @@ class GalleryItem:
 
     @property
     def name(self) -> str:
-        return Path(self.path).name if self.path else "(pasted image)"
+        # A tile is one line: a newline or a direction override in a name must not hide the rest.
+        return one_line(Path(self.path).name) if self.path else "(pasted image)"
 
     @property
     def verdict(self) -> str:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.history import HistoryEntry, HistoryError
+from app.core.plaintext import one_line
 from app.ui.plain import plain_tip
 from app.ui.result_view import local_time
 from app.ui.theme import VERDICT_LABELS, icon, percent, pixmap_from_jpeg, verdict_color
@@ -76,7 +77,8 @@ class HistoryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             verdict = e.verdict or "no face"
             return [
-                "", e.file_name, local_time(e.analysed_at), VERDICT_LABELS.get(verdict, verdict),
+                "", one_line(e.file_name or ""), local_time(e.analysed_at),
+                VERDICT_LABELS.get(verdict, verdict),
                 percent(e.p_fake), str(len(e.faces)) if e.status != "error" else "", e.tags,
                 e.notes.replace("\n", " ")[:80],
             ][col]

@@ -94,12 +94,16 @@ def test_gallery_and_history_tooltips_are_escaped(qtbot, make_window):
     win.gallery.add_result(JobResult(99, "batch", 0, _error_result(f"/tmp/{HOSTILE}.jpg")))
     tip = model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
     assert "&lt;img" in tip and "<img" not in tip and "[U+202E]" in tip
+    shown = model.data(model.index(0, 0), Qt.ItemDataRole.DisplayRole)  # the tile's name
+    assert "[U+202E]gpj.exe.jpg" in shown and "\u202e" not in shown
     hid = win.history.add(_error_result(f"/tmp/{HOSTILE}.jpg"), None)
     assert hid is not None
     win.history_view.refresh()
     hm = win.history_view.model
     tip = hm.data(hm.index(0, 0), Qt.ItemDataRole.ToolTipRole)
     assert "&lt;script&gt;" in tip and "<script>" not in tip
+    shown = hm.data(hm.index(0, 1), Qt.ItemDataRole.DisplayRole)  # the file-name column
+    assert "[U+202E]gpj.exe.jpg" in shown and "\u202e" not in shown
 
 
 def test_error_dialog_and_banner_are_plain_text(qtbot, make_window):
