@@ -165,7 +165,7 @@ def check_output_file(path: str | os.PathLike) -> None:
     except OSError as exc:
         raise OSError(exc.errno, f"{_one_line(path)} cannot be written: "
                                  f"{exc.strerror or exc}") from exc
-    kind = _kind(st.st_mode)
+    kind = "a folder" if stat.S_ISDIR(st.st_mode) else _kind(st.st_mode)
     if kind is not None:
         raise OSError(errno.EINVAL, f"{_one_line(path)} is {kind}; nothing was written there. "
                                     "Choose a file name.")
