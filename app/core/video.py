@@ -24,6 +24,7 @@ from app.core.video_io import (  # noqa: F401 - re-exported for front ends
     Walk,
     as_cancel_check,
     is_video_path,
+    prefetched,
     probe,
     read_frame,
     walk,
@@ -237,11 +238,13 @@ def analyze_video(
 
     face_ms = 0.0
     last_cut_seen = 0
-    for sample in walk(info, per_second=frames_per_second, max_frames=max_frames,
-                       cancel=cancelled, state=state, on_position=position):
-        if len(state.cuts) > last_cut_seen:
+    samples = prefetched(lambda stop: walk(
+        info, per_second=frames_per_second, max_frames=max_frames,
+        cancel=lambda: stop() or cancelled(), state=state, on_position=position))
+    for sample in samples:
+        if sample.cuts_before > last_cut_seen:
             tracker.cut()
-            last_cut_seen = len(state.cuts)
+            last_cut_seen = sample.cuts_before
         ts = time.perf_counter()
         frame_result = analyzer.analyze(sample.rgb, heatmaps=False, metadata=False)
         face_ms += (time.perf_counter() - ts) * 1000.0
@@ -252,6 +255,7 @@ def analyze_video(
         if cancelled():
             state.cancelled = True
             break
+    samples.close()  # stops and joins the decoding thread now, not at garbage collection
     result.first_frame = state.first_frame
     result.frames_scored = len(result.frames)
     result.cuts = state.cuts

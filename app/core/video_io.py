@@ -173,6 +173,7 @@ class Sample:
     t: float  # seconds from the start
     rgb: np.ndarray
     reason: str  # "even" or "cut"
+    cuts_before: int = 0  # scene cuts found up to this frame (tracks end at each)
 
 
 @dataclass
@@ -255,11 +256,13 @@ def walk(info: VideoInfo, *, per_second: float = 2.0, max_frames: int = 120,
                     if cut_budget > 0 and idx not in even_set and t - last_sample_t > 0.1:
                         cut_budget -= 1
                         last_sample_t = t
-                        yield Sample(idx, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "cut")
+                        yield Sample(idx, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "cut",
+                                     len(state.cuts))
                         continue
             if idx in even_set:
                 last_sample_t = t
-                yield Sample(idx, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "even")
+                yield Sample(idx, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "even",
+                             len(state.cuts))
             if not info.frame_count and idx >= last_even and cut_budget <= 0:
                 break
         if info.frame_count and state.frames_read < info.frame_count - max(2, info.fps / 2):
@@ -313,3 +316,56 @@ def read_frame(path: str | os.PathLike, index: int) -> np.ndarray:
     if not ok or bgr is None:
         raise VideoLoadError(f"Frame {index} could not be decoded (damaged or beyond the end).")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+_END = object()
+
+
+def prefetched(walker: Callable[[Callable[[], bool]], Iterator[Sample]], depth: int = 2
+               ) -> Iterator[Sample]:
+    """Run a walk in its own thread, `depth` samples ahead: decoding the next frames (OpenCV
+    releases the GIL) overlaps scoring this one, on a second core. `walker(stop)` must check
+    `stop()` between frames; the thread is stopped and joined when the consumer finishes or
+    stops early, so at most `depth` frames are ever held."""
+    import queue
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for sample in walker(stop.is_set):
+                if not put(sample):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failure(exc))
+            return
+        put(_END)
+
+    thread = threading.Thread(target=produce, name="dfi-video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@dataclass
+class _Failure:
+    exc: BaseException

@@ -191,7 +191,7 @@ class VideoView(QWidget):
                 f"codec {video.codec}; {video.frames_scored} frames scored, "
                 f"{len(video.cuts)} scene cut(s), {len(video.tracks)} face(s) tracked. "
                 f"Model {video.model}.")
-        self.timeline.set_video(video, self.card)
+        self.timeline.set_video(video, _cutoffs(video, self.card))
         self._fill_faces(video)
         self._set_strip(video.key_frames)
         self.warnings.setText("\n".join(f"\u26a0 {w}" for w in video.warnings))
@@ -268,6 +268,17 @@ class VideoView(QWidget):
                           enumerate(result.faces)) or "no face found in this frame"
         self.frame_caption.setText(f"Frame {frame} at {_clock(t)}: {faces}. Boxes are "
                                    "numbered in this frame; colours follow each face's verdict.")
+
+
+def _cutoffs(video, card):
+    """The threshold and band the clip was judged with (stored with it), else the card's."""
+    s = video.settings or {}
+    if s.get("threshold") is None:
+        return card
+    from types import SimpleNamespace
+
+    band = s.get("uncertain_band")
+    return SimpleNamespace(threshold=s["threshold"], uncertain_band=tuple(band) if band else None)
 
 
 class _FrameThumb(QLabel):
