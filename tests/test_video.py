@@ -186,3 +186,19 @@ def test_frame_on_demand_with_heatmap(analyzer, clip):
     _, res = explain_frame(analyzer, clip, i)
     assert res.faces and res.faces[0].heatmap is not None
     assert res.verdict in (Verdict.FAKE, Verdict.REAL, Verdict.UNCERTAIN)
+
+
+@pytest.mark.parametrize("name,fourcc,container", [
+    ("a.webm", "VP80", "Matroska/WebM"), ("a.mkv", "mp4v", "Matroska/WebM"),
+    ("a.m4v", "mp4v", "ISO-BMFF (MP4/QuickTime)"), ("a.mov", "mp4v", "ISO-BMFF (MP4/QuickTime)"),
+    ("a.avi", "MJPG", None)])
+def test_every_container_opens_with_its_metadata(tmp_path, name, fourcc, container):
+    from app.core.video_io import Walk, walk
+
+    path = clips.write_clip(tmp_path / name, [f for f, _ in clips.frames()][:24], fourcc=fourcc)
+    info = probe(path, hash_file=False)
+    assert info.container.get("container") == container
+    assert info.duration_s == pytest.approx(2.0, abs=0.1) and info.frame_count == 24
+    state = Walk()
+    samples = list(walk(info, state=state))
+    assert [s.index for s in samples] == [3, 9, 15, 21] and not state.ended_early
