@@ -26,7 +26,9 @@ FULL_SCALE = 12.0
 def error_level(rgb: np.ndarray, quality: int = DEFAULT_QUALITY) -> np.ndarray:
     """Per-pixel error level (float32 HxW, grey levels): max over channels of |image - resaved|."""
     diff = cv2.absdiff(rgb, jpeg_roundtrip(rgb, quality))
-    return diff.max(axis=2).astype(np.float32)
+    # cv2.max per channel: numpy's max(axis=2) is ten times slower on a 12 MP picture.
+    level = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+    return level.astype(np.float32)
 
 
 def run(rgb: np.ndarray, quality: int = DEFAULT_QUALITY, **_) -> ForensicResult:
