@@ -19,11 +19,13 @@ from app.core.paths import default_model_card
 
 ARCH_INCEPTION = "inception_resnet_v1"
 ARCH_FACERES = "faceres_mobilenet_v1"
+ARCH_CLIP = "clip_vit_b16_multilayer"
 
 # Per architecture: the module path GradCAM hooks by default.
 DEFAULT_TARGET_LAYER = {
     ARCH_INCEPTION: "block8.branch1.2",  # the paper's block8.branch1[-1]
     ARCH_FACERES: "backbone.blocks.12.pw",
+    ARCH_CLIP: "backbone.encoder.layers.5",
 }
 
 VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
@@ -50,6 +52,10 @@ class ModelCard:
     trained: bool = True
     weights_file: str | None = None
     weights_sha256: str | None = None
+    # A frozen pretrained backbone kept in its own file (CLIP: int8 weights + scales).
+    backbone_file: str | None = None
+    backbone_sha256: str | None = None
+    autocast: str | None = None  # "bfloat16": run the model under CPU bf16 autocast
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     path: Path | None = None
 
@@ -82,6 +88,9 @@ class ModelCard:
                 trained=bool(raw.get("trained", False)),
                 weights_file=raw.get("weights_file"),
                 weights_sha256=raw.get("weights_sha256"),
+                backbone_file=(raw.get("backbone") or {}).get("file"),
+                backbone_sha256=(raw.get("backbone") or {}).get("sha256"),
+                autocast=raw.get("autocast"),
                 raw=raw,
                 path=path,
             )
@@ -106,8 +115,13 @@ class ModelCard:
         return "fake" if p_fake >= self.threshold else "real"
 
 
-def build_model(architecture: str):
+def build_model(architecture: str, card: ModelCard | None = None):
     """An untrained network of the named architecture (never downloads anything)."""
+    if architecture == ARCH_CLIP:
+        from app.core.models.clip_vit import DEFAULT_FEATURE_LAYERS, ClipDetector
+
+        layers = (card.raw.get("feature_layers") if card else None) or DEFAULT_FEATURE_LAYERS
+        return ClipDetector(feature_layers=layers)
     if architecture == ARCH_INCEPTION:
         from facenet_pytorch import InceptionResnetV1
 
@@ -177,15 +191,13 @@ class Detector:
             raise ModelError(f"The model card {card_path} names no weights file.")
         if not wfile.exists():
             raise NoTrainedModelError(f"The detector's weights file is missing: {wfile}")
-        if card.weights_sha256 and sha256_file(wfile) != card.weights_sha256:
-            raise ModelError(
-                f"The weights file {wfile.name} does not match its model card's SHA-256: "
-                "damaged or replaced. Reinstall the app."
-            )
+        _check_sha(wfile, card.weights_sha256)
         from safetensors.torch import load_file
 
-        model = build_model(card.architecture)
+        model = build_model(card.architecture, card)
         state = {k: v.float() for k, v in load_file(str(wfile)).items()}
+        if card.backbone_file:
+            state.update(_backbone_state(card, card_path.parent / card.backbone_file))
         _load_state(model, state, wfile)
         return cls(card, model)
 
@@ -213,11 +225,29 @@ class Detector:
         """uint8 RGB crops (N, H, W, 3) at the card's input size -> normalised NCHW float tensor."""
         return normalize_batch(crops, self.card.normalization)
 
+    def autocast(self):
+        """The numeric mode the card's calibration was measured in (a context manager)."""
+        import contextlib
+
+        import torch
+
+        if self.card.autocast == "bfloat16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def reshape_transform(self):
+        """For GradCAM: how the target layer's output becomes (N, C, H, W) maps (None: as is)."""
+        if self.card.architecture == ARCH_CLIP:
+            from app.core.models.clip_vit import vit_reshape_transform
+
+            return vit_reshape_transform
+        return None
+
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits and calibrated p(fake) for a batch of crops, no gradients."""
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             logits = self.model(self.preprocess(crops)).reshape(-1).float().numpy()
         return logits, self.card.calibrate(logits)
 
@@ -270,9 +300,38 @@ def normalize_batch(crops: np.ndarray, normalization: str):
         x = (x - 127.5) / 128.0
     elif normalization == "vggface2_bgr_mean":
         x = x.flip(1) - torch.tensor(VGGFACE2_BGR_MEAN).view(1, 3, 1, 1)
+    elif normalization == "clip":
+        from app.core.models.clip_vit import CLIP_MEAN, CLIP_STD
+
+        x = (x / 255.0 - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+            CLIP_STD).view(1, 3, 1, 1)
     else:
         raise ModelError(f"Unknown normalisation '{normalization}' in the model card.")
     return x.contiguous(memory_format=torch.channels_last)
+
+
+def _check_sha(path: Path, expected: str | None) -> None:
+    if expected and sha256_file(path) != expected:
+        raise ModelError(
+            f"The weights file {path.name} does not match its model card's SHA-256: "
+            "damaged or replaced. Reinstall the app."
+        )
+
+
+def _backbone_state(card: ModelCard, path: Path) -> dict:
+    """A frozen backbone stored in its own file, checked against the card, as float tensors."""
+    if not path.exists():
+        raise NoTrainedModelError(f"The detector's backbone file is missing: {path}")
+    _check_sha(path, card.backbone_sha256)
+    from safetensors.torch import load_file
+
+    if card.architecture == ARCH_CLIP:
+        from app.core.models.clip_vit import load_backbone_state
+
+        state = load_backbone_state(load_file(str(path)))
+    else:
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+    return {"backbone." + k: v for k, v in state.items()}
 
 
 def _load_state(model, state: dict, source: Path) -> None:

@@ -8,38 +8,61 @@ import cv2
 import numpy as np
 
 
-class _DecisionTarget:
-    """Explains the decision the model made: the fake logit if p>=0.5, else the real (-logit)."""
-
-    def __call__(self, output):
-        logit = output.reshape(-1)[0]
-        return logit if float(logit.detach()) >= 0 else -logit
-
-
 class Explainer:
-    """GradCAM built once per detector and reused: one forward + one backward per batch of faces."""
+    """GradCAM for one detector, safe under concurrent workers by construction.
+
+    One permanent forward hook sits on the target layer, but it records an activation only for
+    the thread that asked for it (thread-local state), so a scoring pass or a second heatmap pass
+    running in another worker never mixes into this one; gradients come from
+    `torch.autograd.grad` on this call's own graph, not from shared backward hooks. One forward
+    + one backward per batch of faces; the score comes from the same forward pass.
+    The map is GradCAM (Selvaraju et al.): channel weights = mean gradient over space,
+    map = ReLU(sum of weighted activations), scaled per face with pytorch-grad-cam's
+    `scale_cam_image`. For a ViT the patch tokens are reshaped to their grid first.
+    """
 
     def __init__(self, detector) -> None:
-        from pytorch_grad_cam import GradCAM
-
         self.detector = detector
-        self._cam = GradCAM(model=detector.model, target_layers=[detector.target_layer()])
-        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._reshape = detector.reshape_transform()
+        self._handle = detector.target_layer().register_forward_hook(self._record)
+
+    def _record(self, _module, _inputs, output) -> None:
+        if getattr(self._local, "capture", False):
+            self._local.activation = output
 
     def explain(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(logits, calibrated p_fake, heatmaps (N, H, W) float32 in [0, 1]) from one pass."""
         import torch
+        from pytorch_grad_cam.utils.image import scale_cam_image
 
-        x = self.detector.preprocess(crops)
-        with self._lock, torch.enable_grad():
-            targets = [_DecisionTarget() for _ in range(len(x))]
-            maps = self._cam(input_tensor=x, targets=targets)
-            logits = self._cam.outputs.detach().reshape(-1).float().numpy()
-            self._cam.activations_and_grads.clear()
-        return logits, self.detector.card.calibrate(logits), maps.astype(np.float32)
+        det = self.detector
+        x = det.preprocess(crops)
+        self._local.capture, self._local.activation = True, None
+        try:
+            with torch.enable_grad(), det.autocast():
+                out = det.model(x).reshape(-1)
+            act = self._local.activation
+        finally:
+            self._local.capture, self._local.activation = False, None
+        if act is None:
+            raise RuntimeError("GradCAM's target layer was not reached in the forward pass.")
+        logits = out.detach().float()
+        # Explain the decision made: the fake logit where p >= 0.5, else the real one (-logit).
+        target = torch.where(logits >= 0, out, -out).sum()
+        (grad,) = torch.autograd.grad(target, act)
+        a, g = act.detach().float(), grad.float()
+        if self._reshape is not None:
+            a, g = self._reshape(a), self._reshape(g)
+        weights = g.mean(dim=(2, 3), keepdim=True)
+        cam = torch.relu((weights * a).sum(dim=1)).numpy()
+        size = crops.shape[1]
+        maps = scale_cam_image(cam, (size, size)).astype(np.float32)
+        lg = logits.numpy()
+        return lg, det.card.calibrate(lg), maps
 
     def close(self) -> None:
-        self._cam.activations_and_grads.release()
+        self._handle.remove()
 
 
 def colorize(heatmap: np.ndarray) -> np.ndarray:
