@@ -50,8 +50,8 @@ def main() -> int:
     pump(lambda: win.forensics.view.source is not None)
     view = win.forensics.view
     win.tabs.setCurrentWidget(view)
-    shots = [("copymove", "08-forensics-copy-move")] + (
-        [("thumbnail", "09-forensics-thumbnail"), ("ela", "10-forensics-ela")]
+    shots = [("copymove", "09-forensics-copy-move")] + (
+        [("thumbnail", "10-forensics-thumbnail"), ("ela", "11-forensics-ela")]
         if "--all" in sys.argv else [])
     for name, shot in shots:
         view.set_filter(name)
