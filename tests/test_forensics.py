@@ -245,3 +245,25 @@ def test_thumbnail_reader_survives_damaged_exif():
     assert found is None or found[:2] == b"\xff\xd8"  # nothing, or a JPEG: never garbage
     r = run_filter("thumbnail", _loaded(bytes(raw)))
     assert r.findings and not r.edited
+
+
+def test_strips_give_the_same_maps_as_the_whole_picture():
+    """ELA and the ghost map re-save tall pictures strip by strip (bounded memory)."""
+    from app.core.forensics import ghosts
+    from app.core.forensics.common import STRIP_ROWS, gray, jpeg_roundtrip
+
+    tall = dec(enc(np.ascontiguousarray(np.tile(data.astronaut(), (3, 1, 1))), 85))
+    assert tall.shape[0] > STRIP_ROWS
+    whole = cv2.absdiff(tall, jpeg_roundtrip(tall, 90)).max(axis=2).astype(np.float32)
+    strip = ela.error_level(tall, 90).astype(np.float32)
+    assert np.abs(whole - strip).mean() < 0.02  # chroma upsampling at the seams only
+    g = gray(tall)
+    d = g.astype(np.float32) - jpeg_roundtrip(g, 70).astype(np.float32)
+    heat, _ = ghosts.ghost_map(g, 70)
+    blocks = (g.shape[1] // 16, g.shape[0] // 16)
+    per_block = cv2.resize(d * d, blocks, interpolation=cv2.INTER_AREA)
+    e = g.astype(np.float32) - jpeg_roundtrip(g, 60).astype(np.float32)
+    ref = cv2.resize(e * e, blocks, interpolation=cv2.INTER_AREA)
+    expect = np.clip(1 - (per_block + 0.5) / (ref + 0.5), 0, 1)
+    expect = cv2.resize(expect, heat.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    assert np.allclose(heat, expect, atol=1e-4)

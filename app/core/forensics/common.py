@@ -105,6 +105,16 @@ def gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
+STRIP_ROWS = 1024  # a multiple of 16 (the JPEG MCU with 4:2:0 chroma): strips keep the grid
+
+
+def strips(height: int, rows: int = STRIP_ROWS):
+    """(top, bottom) row ranges: re-saving a picture strip by strip gives the same blocks as
+    re-saving it whole, with memory bounded by the strip, not the picture."""
+    for top in range(0, height, rows):
+        yield top, min(height, top + rows)
+
+
 def jpeg_roundtrip(arr: np.ndarray, quality: int) -> np.ndarray:
     """Encode and decode with libjpeg's standard tables at `quality` (grey or RGB, 4:2:0)."""
     flag = [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)]

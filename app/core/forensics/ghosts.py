@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.core.forensics.common import jpeg_roundtrip, map_size
+from app.core.forensics.common import jpeg_roundtrip, map_size, strips
 
 SAMPLE_SIDE = 768  # px: the curve is measured on a central crop this large (bounded time)
 CURVE_QUALITIES = tuple(range(30, 100, 2))
@@ -87,12 +87,15 @@ def ghost_map(g: np.ndarray, quality: int, reference: int | None = None) -> tupl
     if h == 0 or w == 0:
         return np.zeros((1, 1), np.float32), 1.0
     g = g[:h, :w]
-    err = []
-    for q in (quality, reference):
-        d = cv2.subtract(g, jpeg_roundtrip(g, q), dtype=cv2.CV_16S)
-        sq = cv2.multiply(d, d, dtype=cv2.CV_32F)
-        err.append(cv2.resize(sq, (w // GHOST_BLOCK, h // GHOST_BLOCK),
-                              interpolation=cv2.INTER_AREA))
+    err = [np.empty((h // GHOST_BLOCK, w // GHOST_BLOCK), np.float32) for _ in range(2)]
+    for top, bottom in strips(h):  # strips are whole blocks: the same result, bounded memory
+        part = np.ascontiguousarray(g[top:bottom])
+        for out, q in zip(err, (quality, reference), strict=True):
+            d = cv2.subtract(part, jpeg_roundtrip(part, q), dtype=cv2.CV_16S)
+            sq = cv2.multiply(d, d, dtype=cv2.CV_32F)
+            out[top // GHOST_BLOCK : bottom // GHOST_BLOCK] = cv2.resize(
+                sq, (w // GHOST_BLOCK, (bottom - top) // GHOST_BLOCK),
+                interpolation=cv2.INTER_AREA)
     ratio = (err[0] + _EPS) / (err[1] + _EPS)
     heat = np.clip(1.0 - ratio, 0.0, 1.0).astype(np.float32)
     mw, mh, scale = map_size(w, h)
