@@ -111,8 +111,10 @@ def run_cli(args) -> dict:
     print(f"running: nice -n {args.nice} python -m app analyze --no-heatmap --quiet --format jsonl"
           f" --workers {args.workers} <{len(inputs)} paths, {len(paths)} photos>", flush=True)
     t0 = time.perf_counter()
+    # stderr to a file: a pipe nobody reads would block the child once 64 KB of warnings pile up
+    stderr_file = tempfile.TemporaryFile("w+")
     child = subprocess.Popen(["nice", "-n", str(args.nice), *cmd], cwd=REPO, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=stderr_file, text=True)
     done, statuses, errors = [0], Counter(), []
 
     def read_stdout() -> None:
@@ -125,7 +127,7 @@ def run_cli(args) -> dict:
 
     reader = threading.Thread(target=read_stdout, daemon=True)
     reader.start()
-    samples, peak = [], None
+    samples, peak, stopped = [], None, False
     last_print = 0.0
     while child.poll() is None:
         got = rss_mb(child.pid)
@@ -136,19 +138,25 @@ def run_cli(args) -> dict:
             if t - last_print >= 60:
                 last_print = t
                 print(f"  {t:6.0f} s: {done[0]} done, RSS {got[0]:.0f} MB", flush=True)
+            if args.minutes is not None and t > args.minutes * 60 and not stopped:
+                print(f"time limit ({args.minutes:g} min) reached: stopping the CLI", flush=True)
+                stopped = True
+                child.terminate()
         time.sleep(0.5)
     reader.join(timeout=30)
     elapsed = time.perf_counter() - t0
-    stderr = child.stderr.read()
+    stderr_file.seek(0)
+    stderr = stderr_file.read()
     print(f"\nexit status {child.returncode}; {done[0]} JSON lines for {len(paths)} photos in "
           f"{elapsed:.0f} s ({done[0] / max(elapsed, 1e-9):.1f} img/s); statuses {dict(statuses)}")
     for e in errors:
         print(f"  error: {e}")
-    if child.returncode != 0:
+    if child.returncode != 0 and not stopped:
         print(stderr[-2000:])
     warm = max(50, len(paths) // 50)
     figures = rss_report(samples, warm, len(paths), peak)
     figures.update(mode="cli", exit_status=child.returncode, elapsed_s=round(elapsed, 1),
+                   stopped_at_time_limit=stopped,
                    statuses=dict(statuses), workers=args.workers)
     return figures
 
@@ -175,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="cli: the CLI's --workers (its default)")
     p.add_argument("--nice", type=int, default=0, help="cli: run the child under nice -n N")
     p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--minutes", type=float, help="stop after this long (cli: the child is "
+                   "terminated; gui: the batch is cancelled) and report what was done")
     args = p.parse_args(argv)
     args.count = args.count or (10_000 if args.mode == "cli" else 1000)
     if args.mode == "cli":
@@ -183,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.soak_gui import run_gui
 
         folder = photo_folder(args)
-        figures = run_gui(limited_folder(folder, args.count), args.weights)
+        figures = run_gui(limited_folder(folder, args.count), args.weights, args.minutes)
     figures["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json:
