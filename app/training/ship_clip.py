@@ -64,8 +64,10 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
     cal = rep["calibration"]
     bb_card = json.loads((weights_dir() / BACKBONE.replace(".safetensors", ".json")).read_text())
     ev = rep["eval"]
+    counts = report.get("train_counts") or {}
+    with_ffpp = any(k.startswith("ffpp") for k in counts)
     return {
-        "id": f"dfi-clipvitb16-ml{len(layers)}-v4",
+        "id": f"dfi-clipvitb16-ml{len(layers)}" + ("-ffpp-v5" if with_ffpp else "-v4"),
         "trained": True,
         "architecture": ARCH_CLIP,
         "input_size": 224,
@@ -101,9 +103,16 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
                     "'train' split of dev/gan/real (web photos, web-scraped)",
             "fake": "DFDC face-swap crops (one per source video; several swap methods; some "
                     "audio-only fakes are label noise), the 'train' split of dev/gan/fake "
-                    "(BaseMax/FakeFaces, GPL-3.0)",
-            "counts": report.get("train_counts"),
-            "not_used": "FaceForensics++ (kept out of training: it is the cross-dataset check)",
+                    "(BaseMax/FakeFaces, GPL-3.0)"
+                    + (", and the FF++ Deepfakes frames of the 'train' swap pairs"
+                       if with_ffpp else ""),
+            "counts": counts,
+            **({"ffpp": "FaceForensics++ c23 (research terms of use): real and Deepfakes frames "
+                        "of the 'train' swap pairs (5 of 12); the cal pairs (2) fit calibration, "
+                        "the eval pairs (5) are only reported. The recipe (features, head, "
+                        "regularisation grid) was chosen without FF++ (see docs/DETECTOR.md)."}
+               if with_ffpp else
+               {"not_used": "FaceForensics++ (kept out of training: the cross-dataset check)"}),
             "licence_note": "The weights were trained on DFDC and UTKFace, research-only data: "
                             "check their terms before any commercial distribution.",
             "splits": "DFDC by source video (train set vs the dev set's other videos; dev split "
