@@ -131,11 +131,12 @@ def memory(analyzer, clip: Path, minutes: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.video_speed", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--seconds", type=float, default=30.0, help="0 skips the speed run")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--long-minutes", type=float, default=60.0, help="0 skips the memory run")
     ap.add_argument("--long-size", default="320x180")
+    ap.add_argument("--long-fps", type=float, default=25.0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: the app's choice)")
     args = ap.parse_args(argv)
     _block_network()
@@ -151,15 +152,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"model {analyzer.model_id}{'' if trained else ' (UNTRAINED: speed only)'}, "
               f"torch threads {torch.get_num_threads()}")
-        w, h = (int(v) for v in args.size.split("x"))
-        t0 = time.perf_counter()
-        clip = make_clip(tmp / "clip.mp4", args.seconds, w, h, args.fps)
-        print(f"(made the test clip in {time.perf_counter() - t0:.0f} s)")
-        speed(analyzer, clip, args.seconds)
+        if args.seconds > 0:
+            w, h = (int(v) for v in args.size.split("x"))
+            t0 = time.perf_counter()
+            clip = make_clip(tmp / "clip.mp4", args.seconds, w, h, args.fps)
+            print(f"(made the test clip in {time.perf_counter() - t0:.0f} s)")
+            speed(analyzer, clip, args.seconds)
         if args.long_minutes > 0:
             w, h = (int(v) for v in args.long_size.split("x"))
             t0 = time.perf_counter()
-            long_clip = make_clip(tmp / "long.mp4", args.long_minutes * 60, w, h, 25.0)
+            long_clip = make_clip(tmp / "long.mp4", args.long_minutes * 60, w, h, args.long_fps)
             print(f"(made the long clip in {time.perf_counter() - t0:.0f} s)")
             memory(analyzer, long_clip, args.long_minutes)
     return 0

@@ -202,3 +202,33 @@ def test_every_container_opens_with_its_metadata(tmp_path, name, fourcc, contain
     state = Walk()
     samples = list(walk(info, state=state))
     assert [s.index for s in samples] == [3, 9, 15, 21] and not state.ended_early
+
+
+def test_two_frames_at_once_keep_order_and_stop_on_cancel(analyzer, clip, clip_result):
+    """The parallel path (Analyzer + sibling): same result as one at a time; after cancel no
+    new frame starts (frames already in flight finish)."""
+    both = analyze_video(analyzer, clip, workers=2)
+    assert [f.to_dict() for f in both.frames] == [f.to_dict() for f in clip_result.frames]
+    assert [t.id for t in both.tracks] == [t.id for t in clip_result.tracks]
+    cancel = threading.Event()
+    starts: list[float] = []
+    stamp = {}
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.detector, self._detector = inner, inner.detector, inner._detector
+
+        def sibling(self):
+            return Counting(self.inner.sibling())
+
+        def analyze(self, *a, **k):
+            starts.append(time.perf_counter())
+            out = self.inner.analyze(*a, **k)
+            if len(starts) >= 3 and not cancel.is_set():
+                stamp["cancel"] = time.perf_counter()
+                cancel.set()
+            return out
+
+    r = analyze_video(Counting(analyzer), clip, cancel=cancel, workers=2)
+    assert r.cancelled and 2 <= r.frames_scored <= len(starts) <= 4
+    assert all(t <= stamp["cancel"] for t in starts)  # nothing started after the cancel

@@ -196,11 +196,13 @@ def stored_video(metadata: list[dict] | None) -> VideoResult | None:
 def analyze_video(
     analyzer, path: str | os.PathLike, *, frames_per_second: float = DEFAULT_FPS,
     max_frames: int = DEFAULT_MAX_FRAMES, cancel: Cancel = None,
-    on_progress: Callable[[VideoProgress], None] | None = None,
+    on_progress: Callable[[VideoProgress], None] | None = None, workers: int | None = None,
 ) -> VideoResult:
     """Score a clip's faces over time. User-caused failures come back as status 'error'; a
-    cancelled run returns what it scored so far with `cancelled=True`."""
+    cancelled run returns what it scored so far with `cancelled=True`. `workers`: frames scored
+    at once (default: 2 on a multi-core machine; app.core.video_parallel)."""
     from app.core.video_findings import container_findings
+    from app.core.video_parallel import scored
 
     t0 = time.perf_counter()
     path = os.fspath(path)
@@ -241,13 +243,12 @@ def analyze_video(
     samples = prefetched(lambda stop: walk(
         info, per_second=frames_per_second, max_frames=max_frames,
         cancel=lambda: stop() or cancelled(), state=state, on_position=position))
-    for sample in samples:
+    scoring = scored(analyzer, samples, cancelled, workers)
+    for sample, frame_result, ms in scoring:
         if sample.cuts_before > last_cut_seen:
             tracker.cut()
             last_cut_seen = sample.cuts_before
-        ts = time.perf_counter()
-        frame_result = analyzer.analyze(sample.rgb, heatmaps=False, metadata=False)
-        face_ms += (time.perf_counter() - ts) * 1000.0
+        face_ms += ms
         ids = tracker.update(sample.index, sample.t, frame_result.faces, card.tier)
         record = FrameRecord(sample.index, sample.t, sample.reason, ids, frame_result.p_fake)
         result.frames.append(record)
@@ -255,6 +256,7 @@ def analyze_video(
         if cancelled():
             state.cancelled = True
             break
+    scoring.close()  # lets frames in flight finish and joins the scoring threads
     samples.close()  # stops and joins the decoding thread now, not at garbage collection
     result.first_frame = state.first_frame
     result.frames_scored = len(result.frames)

@@ -264,10 +264,21 @@ class VideoView(QWidget):
         """The frame's analysis with heatmaps (the worker's FrameDone)."""
         self.frame_view.set_image(image, result.faces)
         t = frame / (self.video.fps or 25.0) if self.video else 0.0
-        faces = ", ".join(f"face {i + 1}: {percent(f.p_fake)} fake" for i, f in
-                          enumerate(result.faces)) or "no face found in this frame"
-        self.frame_caption.setText(f"Frame {frame} at {_clock(t)}: {faces}. Boxes are "
-                                   "numbered in this frame; colours follow each face's verdict.")
+        faces = ", ".join(f"box {i + 1}{self._track_of(frame, f.box)}: {percent(f.p_fake)} fake"
+                          for i, f in enumerate(result.faces)) or "no face found in this frame"
+        self.frame_caption.setText(f"Frame {frame} at {_clock(t)}: {faces}. Colours follow "
+                                   "each box's verdict in this frame alone.")
+
+    def _track_of(self, frame: int, box) -> str:
+        """' (Face N)': the track whose box in this frame overlaps this one, if any."""
+        from app.core.video_tracks import iou
+
+        best, best_iou = None, 0.3
+        for tr in self.video.tracks if self.video else []:
+            for p in tr.points:
+                if p.frame == frame and iou(p.box, box) > best_iou:
+                    best, best_iou = tr.id, iou(p.box, box)
+        return "" if best is None else f" (Face {best})"
 
 
 def _cutoffs(video, card):

@@ -63,7 +63,8 @@ def test_drop_a_clip_shows_timeline_faces_and_frames(qtbot, make_window, analyze
                      pos=QPoint(round(xy.x()), round(xy.y())))
     assert view.timeline.selected == (track, frame)
     qtbot.waitUntil(lambda: view.frame_view.has_heatmaps(), timeout=RESULT_TIMEOUT_MS)
-    assert f"Frame {frame}" in view.frame_caption.text() and "fake" in view.frame_caption.text()
+    caption = view.frame_caption.text()
+    assert f"Frame {frame}" in caption and f"(Face {track})" in caption and "fake" in caption
 
 
 def test_history_reopen_shows_stored_timeline_unless_the_file_changed(
