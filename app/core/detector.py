@@ -25,7 +25,7 @@ ARCH_CLIP = "clip_vit_b16_multilayer"
 DEFAULT_TARGET_LAYER = {
     ARCH_INCEPTION: "block8.branch1.2",  # the paper's block8.branch1[-1]
     ARCH_FACERES: "backbone.blocks.12.pw",
-    ARCH_CLIP: "backbone.encoder.layers.5",
+    ARCH_CLIP: "backbone.encoder.layers.0",  # upstream of every feature layer
 }
 
 VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)

@@ -79,7 +79,13 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 
 _PLAIN_SETS = {"gan": "AI-generated faces (GAN) vs real web photos",
-               "ffpp": "Face-swap video deepfakes (FaceForensics++) vs real video frames"}
+               "ffpp": "Face-swap video deepfakes (FaceForensics++) vs real video frames",
+               "dfdc": "Face-swap video deepfakes (DFDC, other videos) vs real frames"}
+
+
+def _rate(m: dict, *keys: str) -> float:
+    """The first of `keys` present (round 1's cards say fpr/recall, round 2's say it in words)."""
+    return next((float(m[k]) for k in keys if m.get(k) is not None), 0.0)
 
 
 def _plain_figures(raw: dict) -> str:
@@ -94,12 +100,17 @@ def _plain_figures(raw: dict) -> str:
         skill = ("good" if auc >= 0.9 else "fair" if auc >= 0.75 else "poor" if auc >= 0.6
                  else "close to guessing")
         rows.append((label, f"{skill}: ranks a fake above a real {100 * auc:.0f}% of the time; "
-                            f"{100 * m.get('fpr', 0):.0f}% of real faces called fake, "
-                            f"{100 * m.get('recall', 0):.0f}% of fakes called fake, "
-                            f"{100 * m.get('uncertain_share', 0):.0f}% left uncertain"))
-    if ev.get("utk_real_fpr") is not None:
+                            f"{100 * _rate(m, 'fpr', 'real_called_fake'):.0f}% of real faces "
+                            f"called fake, {100 * _rate(m, 'recall', 'fakes_caught'):.0f}% of "
+                            "fakes called fake, "
+                            f"{100 * _rate(m, 'uncertain_share', 'uncertain'):.0f}% left "
+                            "uncertain"))
+    utk = ev.get("utk_real_fpr")
+    if utk is None and isinstance(ev.get("utk"), dict):
+        utk = ev["utk"].get("real_called_fake")
+    if utk is not None:
         rows.append(("Real portraits of all ages and ethnicities (UTKFace)",
-                     f"{100 * ev['utk_real_fpr']:.1f}% called fake"))
+                     f"{100 * utk:.1f}% called fake"))
     if not rows:
         return ""
     return _table(rows) + ("<p><i>Small development sets; results on other material will "

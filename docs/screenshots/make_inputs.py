@@ -35,6 +35,18 @@ def main(out: Path) -> None:
     Image.fromarray(canvas).save(batch / "group_of_three.jpg", quality=90)
     (batch / "download_cut_short.jpg").write_bytes((batch / "cat.jpg").read_bytes()[:3000])
     Image.fromarray(cv2.resize(a, (128, 128))).save(batch / "tiny_thumbnail.png")
+    Image.fromarray(self_blended(a)).save(out / "self_blended_fake.png")
+
+
+def self_blended(a: np.ndarray) -> np.ndarray:
+    """A manipulated copy of the portrait (a self-blended image, Shiohara & Yamasaki 2022: the
+    face blended with a colour- and sharpness-shifted, slightly warped copy of itself)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from app.core.faces import FaceFinder
+    from app.training.sbi import self_blend
+
+    face = FaceFinder().find(a)[0]
+    return self_blend(a, face.landmarks, np.random.default_rng(8))[0]
 
 
 if __name__ == "__main__":

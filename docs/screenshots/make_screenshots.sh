@@ -38,6 +38,9 @@ xdotool mousemove 288 80 click 1; sleep 3; shot 04-history
 xdotool mousemove 1112 42 click 1; sleep 4; shot 06-about-the-model
 kill $APP; wait $APP || true
 
+start "$WORK/d5" "$WORK/self_blended_fake.png"; wait_for 30; shot 10-heatmap-self-blended-fake
+kill $APP; wait $APP || true
+
 DFI_WEIGHTS_DIR="$WORK/none" start "$WORK/d4"; wait_for 12; shot 05-no-model-installed
 kill $APP; wait $APP || true
 echo "screenshots written to $OUT"

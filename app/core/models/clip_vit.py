@@ -13,8 +13,8 @@ pre-LayerNorm, 12 pre-norm transformer layers (12 heads of 64, MLP 3072 with Qui
 post-LayerNorm on the class token, a 768->512 projection (`image_embeds`; not used by the
 detector). LayerNorm eps 1e-5.
 
-The detector (:class:`ClipDetector`) reads the residual stream after chosen layers (default
-5, 7, 9, 11), pools each into [class token, mean of the 196 patch tokens], standardises the
+The detector (:class:`ClipDetector`) reads the residual stream after chosen layers (default:
+all 12), pools each into [class token, mean of the 196 patch tokens], standardises the
 concatenation with the training set's mean/std and applies one linear unit: p(fake) = sigmoid.
 GradCAM hooks `backbone.encoder.layers.<first feature layer>` (every feature depends on it, so
 its gradients carry the whole decision); the 196 patch tokens are reshaped to the 14 x 14 grid.
@@ -39,7 +39,7 @@ MLP = 3072
 EMBED_DIM = 512
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-DEFAULT_FEATURE_LAYERS = (5, 7, 9, 11)
+DEFAULT_FEATURE_LAYERS = tuple(range(LAYERS))  # what the shipped card uses
 
 
 class QuickGELU(nn.Module):
