@@ -111,3 +111,21 @@ def test_separates_gan_fakes_from_reals_on_dev_slice():
     # A floor well below the card's measured figure: this guards against a broken pipeline
     # (wrong normalisation, crops, weights), not against a weaker model.
     assert roc_auc(np.array(labels), np.array(scores)) > 0.6
+
+
+def test_swapped_backbone_is_refused(tmp_path):
+    """The card pins the frozen backbone's file too: a replaced backbone never loads silently."""
+    import shutil
+
+    from app.core.detector import Detector
+    from app.core.errors import ModelError
+
+    raw = json.loads(CARD.read_text())
+    if not raw.get("backbone"):
+        pytest.skip("the shipped detector has no separate backbone file")
+    shutil.copy(CARD.parent / raw["weights_file"], tmp_path / raw["weights_file"])
+    fake_backbone = tmp_path / raw["backbone"]["file"]
+    fake_backbone.write_bytes(b"not the converted CLIP weights")
+    (tmp_path / "detector.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="does not match its model card"):
+        Detector.load(tmp_path / "detector.json")
