@@ -13,24 +13,25 @@ TITLE = "Copy-move (cloned regions)"
 HOW_TO_READ = (
     "Distinctive points (corners, small details) are found all over the picture and each is "
     "compared with all the others. When many points in one area match points in another area "
-    "under one consistent shift (allowing for rotation and resizing), that area was probably "
-    "copied there: the lines join the matched points and the boxes mark the two regions. The "
-    "confidence comes from how many points agree, calibrated on pictures known to be clean "
-    "(see docs/FORENSICS.md). Genuinely repeated things (windows of a building, tiles, printed "
-    "patterns, two identical products) also match, so check what the boxes show. Flat areas "
+    "under one consistent shift (allowing for rotation and resizing), and the fine detail of the "
+    "two areas agrees pixel for pixel, one area was probably copied onto the other: the lines "
+    "join the matched points and the boxes mark the two regions. The confidence grows with the "
+    "number of agreeing points and with that pixel agreement; docs/FORENSICS.md says how often "
+    "it was right on test pictures. Genuinely repeated things (letters of printed text, tiles, "
+    "patterns, two identical products) also match, so look at what the boxes show. Flat areas "
     "(sky, walls) have no points, so a clone there cannot be seen; nor can a clone that was "
-    "heavily blurred, recompressed or mirrored. The sensitivity slider lowers the number of "
-    "agreeing points needed."
+    "mirrored, heavily blurred or recompressed. The sensitivity slider lowers the number of "
+    "agreeing points needed (more finds, more false alarms)."
 )
 WORK_SIDE = 1024  # px: keypoints on a copy this large (bounded time on a 12 MP photo)
 N_FEATURES = 4000
 RATIO = 0.6  # g2NN (Amerini et al.): the best match must clearly beat the second best
 K_NEIGHBOURS = 6
 MIN_SHIFT = 24  # px at work size: closer pairs are the same texture, not a copy
-# Points agreeing on one transform that the clean benchmark set never reached; see FORENSICS.md.
+# Points that must agree on one transform (fewer: chance alignments on textured pictures)...
 MIN_INLIERS = 10
-# ...and whose fine detail must correlate this well once mapped onto each other: on the benchmark
-# the clones scored 0.9-1.0, look-alike textures that fooled the keypoints 0.2-0.45.
+# ...and how well the two regions' fine detail must correlate once mapped onto each other: in
+# trials most clones scored above 0.9, look-alike textures that fooled the keypoints 0.2-0.45.
 MIN_AGREEMENT = 0.6
 SCALES = (0.5, 2.0)
 MAX_CLUSTERS = 4
