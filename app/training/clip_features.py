@@ -8,8 +8,8 @@ largest face -> `face_crop` at the detector's crop scale -> the model's preproce
 head is trained on exactly what the app computes. Per face it stores
 - CLIP ViT-B/16: [class token, mean patch token] of all 12 layers (24 x 768, float16), computed
   under the same bfloat16 autocast the app uses (`app.core.models.clip_vit`);
-- FaceRes (the shipped v3 detector's backbone): its 1024 pooled features (float16), for the
-  second candidate and the stacked combination.
+- with `--faceres-card` (round 1's v3 detector): its 1024 pooled FaceRes features (float16),
+  for the second candidate and the stacked combination.
 UTKFace and GAN training images get a second, degraded view (`app.training.sbi.degrade`:
 resize, blur/sharpen, noise, colour, JPEG 35-100, the same for real and fake) so quality is
 no cue.
@@ -141,7 +141,7 @@ def crisp_version(rgb: np.ndarray) -> np.ndarray:
 class FeatureExtractor:
     """Both backbones, as the app runs them."""
 
-    def __init__(self) -> None:
+    def __init__(self, faceres_card: Path | None = None) -> None:
         import torch
 
         from app.core.detector import Detector
@@ -149,8 +149,9 @@ class FeatureExtractor:
 
         self.clip = ClipDetector(feature_layers=range(12)).eval()
         self.clip.backbone.load_state_dict(clip_backbone_state())
-        card = Path(__file__).resolve().parents[2] / "weights" / "detector.json"
-        self.faceres = Detector.load(card)
+        # Candidate B's features come from a FaceRes detector card (round 1's v3: `git show
+        # 8ace5b3:weights/detector.json` and its safetensors); without one they are skipped.
+        self.faceres = Detector.load(faceres_card) if faceres_card else None
         self.torch = torch
 
     def clip_features(self, crops: np.ndarray) -> np.ndarray:
@@ -162,6 +163,8 @@ class FeatureExtractor:
         return f.float().numpy().reshape(len(crops), 24, 768).astype(np.float16)
 
     def faceres_features(self, crops: np.ndarray) -> np.ndarray:
+        if self.faceres is None:
+            return np.zeros((len(crops), 0), np.float16)
         torch = self.torch
         m = self.faceres.model
         with torch.inference_mode():
@@ -216,7 +219,7 @@ def cache_shard(items: list[Item], ext: FeatureExtractor, finder: FaceFinder, ou
         feats_f.append(ext.faceres_features(np.stack(fr_crops[s:s + 16])))
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, clip=np.concatenate(feats_c) if feats_c else np.zeros((0, 24, 768), np.float16),
-             faceres=np.concatenate(feats_f) if feats_f else np.zeros((0, 1024), np.float16),
+             faceres=np.concatenate(feats_f) if feats_f else np.zeros((0, 0), np.float16),
              meta=np.array(json.dumps(meta)), skipped=np.array(json.dumps(skipped)))
     os.replace(tmp, out)
     return {"n": len(meta), "skipped": len(skipped)}
@@ -229,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worker", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--faceres-card", type=Path, help="a FaceRes detector card (candidate B)")
     args = ap.parse_args(argv)
     import torch
 
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [k for k in mine if not (args.out / f"shard{k:03d}.npz").exists()]
     print(f"{len(items)} faces in {len(shards)} shards; worker {args.worker}: {len(todo)} to do",
           flush=True)
-    ext, finder = FeatureExtractor(), FaceFinder()
+    ext, finder = FeatureExtractor(args.faceres_card), FaceFinder()
     t0 = time.time()
     for n, k in enumerate(todo, 1):
         info = cache_shard(shards[k], ext, finder, args.out / f"shard{k:03d}.npz")

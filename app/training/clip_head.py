@@ -251,26 +251,26 @@ def main(argv: list[str] | None = None) -> int:
                               (ftr.label == y) & (ftr.view == 0)).sum())
                               for s in sources for y in (0, 1)}
     head_a = LinearHead(c_a).fit(clip_matrix(ftr, layers), ftr.label, w)
-    xb = ftr.faceres.astype(np.float32)
-    cv_b = {c: grouped_cv(xb, ftr.label, w, ftr.group, ftr.source, c) for c in C_GRID}
-    c_b = max(cv_b, key=lambda c: np.mean(list(cv_b[c].values())))
-    print(f"B CV {cv_b}", flush=True)
-    head_b = LinearHead(c_b).fit(xb, ftr.label, w)
-
-    def logits(fs: Feats) -> dict[str, np.ndarray]:
-        za = head_a.logit(clip_matrix(fs, layers))
-        zb = head_b.logit(fs.faceres.astype(np.float32))
-        return {"A": za, "B": zb}
-
-    zc, ze = logits(fcal), logits(fev)
-    stack = LinearHead(1.0).fit(np.stack([zc["A"], zc["B"]], 1), fcal.label,
-                                cell_weights(fcal.source, fcal.label))
-    zc["C"] = stack.logit(np.stack([zc["A"], zc["B"]], 1))
-    ze["C"] = stack.logit(np.stack([ze["A"], ze["B"]], 1))
-    report["chosen"] = {"layers": list(layers), "C_A": c_a, "C_B": c_b,
-                        "stack": {"coef": stack.coef.tolist(), "bias": stack.bias,
-                                  "mean": stack.mean.tolist(), "std": stack.std.tolist()}}
-    base = v3_baseline()
+    zc = {"A": head_a.logit(clip_matrix(fcal, layers))}
+    ze = {"A": head_a.logit(clip_matrix(fev, layers))}
+    report["chosen"] = {"layers": list(layers), "C_A": c_a}
+    head_b = None
+    if ftr.faceres.shape[1]:  # candidate B and the stack need cached FaceRes features
+        xb = ftr.faceres.astype(np.float32)
+        cv_b = {c: grouped_cv(xb, ftr.label, w, ftr.group, ftr.source, c) for c in C_GRID}
+        c_b = max(cv_b, key=lambda c: np.mean(list(cv_b[c].values())))
+        print(f"B CV {cv_b}", flush=True)
+        head_b = LinearHead(c_b).fit(xb, ftr.label, w)
+        zc["B"] = head_b.logit(fcal.faceres.astype(np.float32))
+        ze["B"] = head_b.logit(fev.faceres.astype(np.float32))
+        stack = LinearHead(1.0).fit(np.stack([zc["A"], zc["B"]], 1), fcal.label,
+                                    cell_weights(fcal.source, fcal.label))
+        zc["C"] = stack.logit(np.stack([zc["A"], zc["B"]], 1))
+        ze["C"] = stack.logit(np.stack([ze["A"], ze["B"]], 1))
+        report["chosen"].update(C_B=c_b, stack={"coef": stack.coef.tolist(), "bias": stack.bias,
+                                                "mean": stack.mean.tolist(),
+                                                "std": stack.std.tolist()})
+    base = v3_baseline() if ftr.faceres.shape[1] else None
     if base is not None:  # the shipped FaceRes v3 on the same files (one view, its own card)
         w3, b3, cal3 = base
         z3 = fev.faceres.astype(np.float32) @ w3 + b3
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         print("v3 (shipped, one view):", {s: round(v.get("roc_auc", float("nan")), 3)
                                           for s, v in report["v3_one_view"]["eval"].items()
                                           if s != "utk_groups"}, flush=True)
-    for name in ("A", "B", "C"):
+    for name in zc:
         cal = calibrate(zc[name], fcal)
         report[name] = {"calibration": cal, "eval": measure(ze[name], fev, cal),
                         "cal": measure(zc[name], fcal, cal)}
@@ -288,9 +288,11 @@ def main(argv: list[str] | None = None) -> int:
             if s != "utk_groups":
                 print(f"  {s}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                             for k, v in ev_[s].items()), flush=True)
-    np.savez(args.out / "heads.npz", layers=np.array(layers),
-             a_coef=head_a.coef, a_bias=head_a.bias, a_mean=head_a.mean, a_std=head_a.std,
-             b_coef=head_b.coef, b_bias=head_b.bias, b_mean=head_b.mean, b_std=head_b.std)
+    heads = {"layers": np.array(layers), "a_coef": head_a.coef, "a_bias": head_a.bias,
+             "a_mean": head_a.mean, "a_std": head_a.std}
+    if head_b is not None:
+        heads.update(b_coef=head_b.coef, b_bias=head_b.bias, b_mean=head_b.mean, b_std=head_b.std)
+    np.savez(args.out / "heads.npz", **heads)
     (args.out / "report.json").write_text(json.dumps(report, indent=1, default=float))
     print(f"wrote {args.out} in {time.time() - t0:.0f} s")
     return 0
