@@ -69,7 +69,7 @@ class Analyzer:
 
     def sibling(self) -> Analyzer:
         """Another Analyzer for a second worker thread: its own face finder and lock, the same
-        loaded detector and GradCAM (whose own lock serialises heatmap passes)."""
+        loaded detector and GradCAM (safe to share: each thread sees only its own pass)."""
         det = self.detector
         twin = Analyzer(self.weights, heatmaps=self.heatmaps, allow_untrained=self.allow_untrained,
                         metadata=self.metadata)
