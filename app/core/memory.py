@@ -4,7 +4,9 @@ glibc's malloc keeps freed blocks in its heaps for reuse, one heap per thread th
 A batch decodes images of every size and runs the networks on every pyramid shape, so the free
 space is scattered and grows: measured by benchmarks/soak.py, a 2-worker CLI run without this
 went from 995 MB after 416 photos to 1,224 MB after 2,758 (a 600-photo run: 1,051 MB at the end,
-854 MB after one malloc_trim). Trimming every few dozen images keeps it flat. Elsewhere (macOS,
+854 MB after one malloc_trim). Trimming every 25 images kept the level flat over 10,000 photos
+but let it swing by up to ~400 MB between trims; after every image, the swing over 400 photos
+was about half that of every 25th (52 vs 97 MB) for a few ms per image. Elsewhere (macOS,
 Windows, musl) this does nothing.
 """
 
@@ -15,7 +17,7 @@ import ctypes.util
 import sys
 from functools import cache
 
-TRIM_EVERY = 25  # images; one trim takes a few milliseconds
+TRIM_EVERY = 1  # images; one trim takes a few milliseconds
 
 
 @cache
