@@ -71,7 +71,7 @@ def _cal_or_eval(key: str) -> str:
     return "cal" if _h("ce:" + key) < 0.4 else "eval"
 
 
-def build_items(data: Path = DATA) -> list[Item]:
+def build_items(data: Path = DATA, dfdc_groups: int = DFDC_TRAIN_GROUPS) -> list[Item]:
     """The fixed, deterministic list of faces to cache (order = shard order)."""
     items: list[Item] = []
     # DFDC dev (other source videos): every real, one fake per group; split cal/eval by group.
@@ -111,7 +111,7 @@ def build_items(data: Path = DATA) -> list[Item]:
     by_group: dict[str, list[dict]] = {}
     for r in rows:
         by_group.setdefault(r["group"], []).append(r)
-    groups = sorted(by_group, key=lambda g: _h("g:" + g))[:DFDC_TRAIN_GROUPS]
+    groups = sorted(by_group, key=lambda g: _h("g:" + g))[:dfdc_groups]
     for g in groups:
         for r in sorted(by_group[g], key=lambda r: r["label"]):
             # One view: DFDC frames are already heavily compressed; CPU time goes to more groups.
@@ -232,12 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worker", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dfdc-groups", type=int, default=DFDC_TRAIN_GROUPS,
+                    help="DFDC train source videos to cache (a growing prefix of a fixed order)")
     ap.add_argument("--faceres-card", type=Path, help="a FaceRes detector card (candidate B)")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    items = build_items(args.data)
+    items = build_items(args.data, args.dfdc_groups)
     shards = [items[i:i + SHARD] for i in range(0, len(items), SHARD)]
     mine = [k for k in range(len(shards)) if k % args.workers == args.worker]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ def test_feature_cache_resumes_after_finished_shards(tmp_path, monkeypatch, astr
     files = [save_rgb(tmp_path / f"f{i}.png", cv2.resize(astronaut, (s, s)))
              for i, s in enumerate((300, 256, 220))]
     items = [clip_features.Item(str(f), "utk", 0, f"utk:{f.name}", "eval") for f in files]
-    monkeypatch.setattr(clip_features, "build_items", lambda data: items)
+    monkeypatch.setattr(clip_features, "build_items", lambda data, groups: items)
     monkeypatch.setattr(clip_features, "SHARD", 2)
     out = tmp_path / "feats"
     assert clip_features.main(["--out", str(out)]) == 0
