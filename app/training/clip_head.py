@@ -61,6 +61,8 @@ def load_feats(folder: Path) -> Feats:
         fr.append(d["faceres"])
         meta += json.loads(str(d["meta"]))
     col = {k: np.array([m[k] for m in meta]) for k in meta[0]}
+    if len({f.shape[1] for f in fr}) > 1:  # some shards were cached without FaceRes features
+        fr = [f[:, :0] for f in fr]
     return Feats(np.concatenate(clip), np.concatenate(fr), col["source"], col["label"].astype(int),
                  col["group"], col["split"], col["view"].astype(int), col["path"])
 
