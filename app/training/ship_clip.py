@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", type=Path, default=Path("runs/clip_head"))
     ap.add_argument("--candidate", default="A")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--id", help="the model id (default: from the recipe)")
     args = ap.parse_args(argv)
     from safetensors.numpy import save_file
 
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     out = weights_dir() / "detector.safetensors"
     save_file(tensors, str(out), metadata={"model": "clip head", "previous": old["id"]})
     card = build_card(args.run, report, args.candidate, layers, sha256_file(out))
+    card["id"] = args.id or card["id"]
     (weights_dir() / "detector.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     print(f"shipped {card['id']}: " + ", ".join(f"{s} AUC {ev[s]['roc_auc']:.3f}" for s in SETS))
     return 0
