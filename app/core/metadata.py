@@ -2,7 +2,9 @@
 
 Every finding says in plain words what it means and what it does not prove: metadata is easy to
 strip and easy to forge, so its absence proves nothing and its presence is a claim, not evidence.
-Cheap by design (headers only, no pixel decode); C2PA is read only when its marker is present.
+Cheap by design: headers only, plus the small EXIF preview, compared with the picture the caller
+already decoded (the Forensics thumbnail filter's check, ~15 ms of CPU on 12 MP); C2PA is read
+only when its marker is present.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import io
 import re
 
 import numpy as np
-from PIL import ExifTags, Image
+from PIL import Image
 
 from app.core.metadata_read import parse_xmp, read_headers  # noqa: F401 - parse_xmp re-exported
 from app.core.metadata_software import (  # noqa: F401 - the tables are re-exported
@@ -41,7 +43,6 @@ from app.core.metadata_types import (  # noqa: F401 - re-exported: callers impor
 )
 from app.core.results import Severity
 
-THUMB_MIN_CORRELATION = 0.6  # below this the EXIF thumbnail shows another picture
 _A1111 = re.compile(r"Steps: \d+, Sampler: ", re.I)
 
 
@@ -232,79 +233,50 @@ def _sd_params(where: str, text: str) -> Finding:
 
 # -- EXIF thumbnail ------------------------------------------------------------------------------
 
-_TRANSPOSE = {2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180],
-              4: [Image.Transpose.FLIP_TOP_BOTTOM], 5: [Image.Transpose.TRANSPOSE],
-              6: [Image.Transpose.ROTATE_270], 7: [Image.Transpose.TRANSVERSE],
-              8: [Image.Transpose.ROTATE_90]}
-
-
 def _thumbnail_findings(meta: Meta, data: bytes, rgb, out: list[Finding]) -> None:
-    thumb = _exif_thumbnail(meta)
-    if thumb is None:
-        return
-    orientation = meta.exif.get(0x0112, 1) if meta.exif else 1
-    for op in _TRANSPOSE.get(orientation, []):
-        thumb = thumb.transpose(op)
-    if rgb is None:
-        try:
-            im = Image.open(io.BytesIO(data))
-            im.draft("RGB", (thumb.width * 2, thumb.height * 2))  # JPEG: cheap reduced decode
-            from PIL import ImageOps
+    """The EXIF preview against the picture: the forensic filter's comparison and decision
+    (app.core.forensics.thumbnail, measured in docs/FORENSICS.md), so both say the same."""
+    from app.core.forensics import thumbnail as thumb_check
 
-            rgb = np.asarray(ImageOps.exif_transpose(im.convert("RGB")))
-        except Exception:
+    try:
+        orientation = int(meta.exif.get(0x0112) or 1) if meta.exif else None
+    except (TypeError, ValueError):  # a damaged tag: the preview as stored
+        orientation = None
+    thumb = thumb_check.load_preview(thumb_check.preview_bytes(meta.exif, meta.tiff),
+                                     orientation)
+    if thumb is None:  # none, damaged or too small to compare: nothing to say
+        return
+    if rgb is None:
+        rgb = _reduced_rgb(data, 4 * max(thumb.shape[:2]))
+        if rgb is None:
             return
-    score = thumbnail_similarity(np.asarray(thumb.convert("L")), rgb)
-    if score >= THUMB_MIN_CORRELATION:
-        out.append(Finding(THUMBNAIL, "EXIF thumbnail", f"matches the image ({score:.2f})",
-                           "The small preview stored inside the file shows the same picture."))
+    v = thumb_check.judge(rgb, thumb)
+    if not v.flagged:
+        out.append(Finding(THUMBNAIL, "EXIF thumbnail", f"matches the image ({v.figures()})",
+                           "The small preview stored inside the file shows the same picture. "
+                           "This does not prove the picture is unedited: editors can rewrite "
+                           "the preview."))
     else:
         out.append(Finding(
-            THUMBNAIL, "EXIF thumbnail", f"does NOT match the image (similarity {score:.2f})",
+            THUMBNAIL, "EXIF thumbnail", f"does NOT match the image ({v.figures()})",
             "The preview stored inside the file shows a different picture or framing: the image "
             "was probably changed (edited, cropped or replaced) after the preview was written, "
             "by software that left the old preview in place. A reason to look closer, not "
-            "proof of manipulation: some apps write their own previews.", Severity.WARNING))
+            "proof of manipulation: some apps write their own previews. The Forensics tab's "
+            "EXIF thumbnail filter shows where the two differ.", Severity.WARNING))
 
 
-def _exif_thumbnail(meta: Meta) -> Image.Image | None:
-    if not meta.exif or not meta.tiff:
-        return None
-    ifd1 = _safe_ifd(meta.exif, ExifTags.IFD.IFD1)
-    offset, length = ifd1.get(0x0201), ifd1.get(0x0202)
-    if not offset or not length or offset + length > len(meta.tiff):
-        return None
+def _reduced_rgb(data: bytes, side: int) -> np.ndarray | None:
+    """The picture, orientation applied, decoded no larger than needed (JPEG: a reduced DCT
+    decode at least `side` px each way; the comparison area-averages it down to the preview)."""
+    from PIL import ImageOps
+
     try:
-        thumb = Image.open(io.BytesIO(meta.tiff[offset:offset + length]))
-        thumb.load()
-        return thumb
+        im = Image.open(io.BytesIO(data))
+        im.draft("RGB", (side, side))
+        return np.asarray(ImageOps.exif_transpose(im.convert("RGB")))
     except Exception:
         return None
-
-
-def thumbnail_similarity(thumb_gray: np.ndarray, rgb: np.ndarray) -> float:
-    """Correlation (-1..1) of a thumbnail with the main image; letterbox bars trimmed."""
-    import cv2
-
-    t = thumb_gray.astype(np.float32)
-    rows, cols = np.where(t.mean(1) > 8)[0], np.where(t.mean(0) > 8)[0]
-    if len(rows) < 4 or len(cols) < 4:
-        return 0.0
-    t = t[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    h, w = rgb.shape[:2]
-    step = max(1, min(h, w) // 256)  # cheap pre-shrink of large photos before the area resize
-    rgb = rgb[::step, ::step]
-    if abs((t.shape[1] / t.shape[0]) / (w / h) - 1.0) > 0.12:
-        return 0.0  # another shape: the main image was cropped after the thumbnail was made
-    size = (32, max(4, round(32 * t.shape[0] / t.shape[1])))
-    a = cv2.resize(t, size, interpolation=cv2.INTER_AREA)
-    b = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-    b = b.astype(np.float32)
-    if min(a.std(), b.std()) < 2.0:  # a flat picture has no pattern to correlate: compare tone
-        return 1.0 if max(a.std(), b.std()) < 2.0 and abs(a.mean() - b.mean()) < 20 else 0.0
-    a, b = a - a.mean(), b - b.mean()
-    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
 
 
 # -- helpers -------------------------------------------------------------------------------------

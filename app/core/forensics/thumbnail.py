@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
-from app.core.forensics.common import Finding, ForensicResult, gray, map_size, open_pil
+from app.core.forensics.common import Finding, ForensicResult, gray, map_size
+from app.core.metadata_read import read_headers
 
 TITLE = "EXIF thumbnail"
 HOW_TO_READ = (
@@ -31,21 +34,40 @@ _TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
 
 
 def extract_thumbnail(raw: bytes | None) -> bytes | None:
-    """The JPEG preview stored in EXIF IFD1, or None (bounds-checked: no read past the data)."""
-    im = open_pil(raw)
-    if im is None:
+    """The JPEG preview stored in EXIF IFD1, or None (bounds-checked: no read past the data).
+    The headers are read as the metadata panel reads them (app.core.metadata_read), so both
+    find the same preview, also in a PNG whose eXIf chunk follows the pixels."""
+    if not raw:
         return None
     try:
-        exif_bytes = im.info.get("exif") or b""
-        ifd1 = im.getexif().get_ifd(ExifTags.IFD.IFD1)
+        meta = read_headers(raw)
+    except Exception:  # damaged headers: no preview rather than an error about the preview
+        return None
+    return preview_bytes(meta.exif, meta.tiff)
+
+
+def preview_bytes(exif: Image.Exif | None, tiff: bytes | None) -> bytes | None:
+    """The preview's bytes from parsed EXIF and its raw TIFF block, or None (bounds-checked).
+
+    Shared with the metadata panel (app.core.metadata), which has both already parsed."""
+    if exif is None or not tiff:  # (an Exif with an empty IFD0 is falsy yet may hold IFD1)
+        return None
+    try:
+        ifd1 = exif.get_ifd(ExifTags.IFD.IFD1)
         offset, length = int(ifd1.get(0x0201, 0)), int(ifd1.get(0x0202, 0))
     except Exception:  # damaged EXIF: no preview rather than an error about the preview
         return None
-    tiff = exif_bytes[6:] if exif_bytes.startswith(b"Exif\x00\x00") else exif_bytes
     if offset <= 0 or length <= 0 or length > MAX_THUMB_BYTES or offset + length > len(tiff):
         return None
     data = tiff[offset : offset + length]
     return data if data[:2] == b"\xff\xd8" else None
+
+
+def load_preview(data: bytes | None, orientation: int | None) -> np.ndarray | None:
+    """The decoded preview, turned like the picture and bars trimmed; None when there is none
+    or it is too small (< 16 px) to compare."""
+    thumb = _decode(data, orientation) if data else None
+    return None if thumb is None or min(thumb.shape[:2]) < 16 else thumb
 
 
 def _decode(data: bytes, orientation: int | None) -> np.ndarray | None:
@@ -98,37 +120,73 @@ def compare(rgb: np.ndarray, thumb: np.ndarray) -> tuple[np.ndarray, float, floa
     return diss.astype(np.float32), float(s.mean()), float(np.mean(diss > CHANGED_LEVEL))
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The one decision on a preview, shared by this filter and the metadata panel."""
+
+    diss: np.ndarray = field(repr=False)  # dissimilarity map at preview size
+    mean_ssim: float
+    changed: float  # share of the preview that differs in structure
+    aspect_image: float
+    aspect_thumbnail: float
+
+    @property
+    def shape_differs(self) -> bool:
+        return bool(abs(np.log(self.aspect_image / self.aspect_thumbnail)) > 0.05)
+
+    @property
+    def flagged(self) -> bool:
+        return self.changed >= FLAG_AREA or self.shape_differs
+
+    @property
+    def confidence(self) -> float:
+        return float(np.clip(0.5 + 0.5 * min(self.changed / (4 * FLAG_AREA), 1.0), 0.5, 0.99))
+
+    def figures(self) -> str:
+        """The numbers, worded the same wherever the comparison is shown."""
+        shape = (f"another shape, width/height {self.aspect_thumbnail:.2f} vs "
+                 f"{self.aspect_image:.2f}; " if self.shape_differs else "")
+        return (f"{shape}{self.changed:.1%} of the preview differs in structure, "
+                f"mean SSIM {self.mean_ssim:.2f}")
+
+    def data(self) -> dict:
+        th, tw = self.diss.shape[:2]
+        return {"thumbnail_size": [int(tw), int(th)], "mean_ssim": round(self.mean_ssim, 4),
+                "changed_fraction": round(self.changed, 4),
+                "aspect_image": round(self.aspect_image, 3),
+                "aspect_thumbnail": round(self.aspect_thumbnail, 3)}
+
+
+def judge(rgb: np.ndarray, thumb: np.ndarray) -> Verdict:
+    """Compare a picture (orientation applied) with its decoded preview (load_preview)."""
+    diss, mean_ssim, changed = compare(rgb, thumb)
+    h, w = rgb.shape[:2]
+    return Verdict(diss, mean_ssim, changed, w / h, thumb.shape[1] / thumb.shape[0])
+
+
 def run(rgb: np.ndarray, raw: bytes | None = None, orientation: int | None = None,
         **_) -> ForensicResult:
     """Preview found? Then where it differs from the picture, with a measured flag."""
-    data = extract_thumbnail(raw)
-    thumb = _decode(data, orientation) if data else None
-    if thumb is None or min(thumb.shape[:2]) < 16:
+    thumb = load_preview(extract_thumbnail(raw), orientation)
+    if thumb is None:
         return ForensicResult("thumbnail", None, [Finding(
             "thumbnail", "The file has no EXIF preview to compare (common: most apps and "
             "websites remove it). This says nothing about the picture.")])
-    diss, mean_ssim, changed = compare(rgb, thumb)
-    h, w = rgb.shape[:2]
-    ar_img, ar_thumb = w / h, thumb.shape[1] / thumb.shape[0]
-    shape_differs = abs(np.log(ar_img / ar_thumb)) > 0.05
-    data_ = {"thumbnail_size": [int(thumb.shape[1]), int(thumb.shape[0])],
-             "mean_ssim": round(mean_ssim, 4), "changed_fraction": round(changed, 4),
-             "aspect_image": round(ar_img, 3), "aspect_thumbnail": round(ar_thumb, 3)}
-    if changed >= FLAG_AREA or shape_differs:
-        conf = float(np.clip(0.5 + 0.5 * min(changed / (4 * FLAG_AREA), 1.0), 0.5, 0.99))
-        what = "has a different shape (cropped?) and " if shape_differs else ""
+    v = judge(rgb, thumb)
+    if v.flagged:
+        conf = v.confidence
         finding = Finding(
             "thumbnail_mismatch",
-            f"The EXIF preview {what}does not match the picture: {changed:.0%} of it differs in "
-            f"structure (mean SSIM {mean_ssim:.2f}). The picture was probably changed after the "
-            f"camera made the file (confidence {conf:.0%}).",
-            severity="warning", confidence=conf, edited=True, data=data_)
+            f"The EXIF preview does not match the picture ({v.figures()}). The picture was "
+            f"probably changed after the camera made the file (confidence {conf:.0%}).",
+            severity="warning", confidence=conf, edited=True, data=v.data())
     else:
         finding = Finding(
             "thumbnail",
-            f"The EXIF preview matches the picture (mean SSIM {mean_ssim:.2f}). This does not "
-            "prove the picture is unedited: editors can rewrite the preview.", data=data_)
+            f"The EXIF preview matches the picture ({v.figures()}). This does not prove the "
+            "picture is unedited: editors can rewrite the preview.", data=v.data())
+    h, w = rgb.shape[:2]
     mw, mh, scale = map_size(w, h)
-    heat = cv2.resize(diss, (mw, mh), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.resize(v.diss, (mw, mh), interpolation=cv2.INTER_LINEAR)
     return ForensicResult("thumbnail", heat, [finding], {}, map_scale=scale,
                           extra={"preview": np.ascontiguousarray(thumb)})
