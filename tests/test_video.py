@@ -130,6 +130,73 @@ def test_bad_inputs_are_refused_plainly(analyzer, tmp_path, kind):
     assert time.perf_counter() - t0 < 10
     assert r.status == Status.ERROR and r.error and r.p_fake is None
     assert json.loads(json.dumps(r.to_dict()))["status"] == "error"
+    # The type the CLI prints and the window shows ("ERROR VideoLoadError"), and plain words.
+    expected = {"text": ("VideoLoadError", "could not be opened as a video"),
+                "empty": ("VideoLoadError", "empty (0 bytes)"),
+                "fifo": ("VideoLoadError", "named pipe (FIFO)"),
+                "folder": ("VideoLoadError", "a folder, not a video file"),
+                "missing": ("FileMissingError", "does not exist")}[kind]
+    assert (r.error_type, expected[1] in r.error) == (expected[0], True), (r.error_type, r.error)
+    assert "\n" not in r.error
+
+
+def test_fifo_passed_as_a_video_fails_fast_with_a_clear_message(tmp_path):
+    """A named pipe with a video name: refused by the shared regular-file check before OpenCV
+    or the hash opens it (opening it would block until a writer came)."""
+    from app.core.video_io import VideoLoadError, check_video_file
+    from tests.guards import no_hang
+
+    fifo = tmp_path / "clip\nfrom phone.mp4"  # a newline in the name must not break the line
+    os.mkfifo(fifo)
+    calls = {"check_video_file": lambda: check_video_file(str(fifo)), "probe": lambda: probe(fifo),
+             "read_frame": lambda: read_frame(fifo, 0)}
+    for name, call in calls.items():
+        t0 = time.perf_counter()
+        with no_hang(5, fifos=(fifo,)):
+            with pytest.raises(VideoLoadError) as info:
+                call()
+        assert time.perf_counter() - t0 < 2, name
+        message = str(info.value)
+        assert "named pipe (FIFO)" in message and "it was not read" in message, message
+        assert "clip\\nfrom phone.mp4" in message and "\n" not in message, message
+
+
+def test_other_non_files_passed_as_a_video(tmp_path):
+    from app.core.errors import FileMissingError
+    from app.core.video_io import VideoLoadError, check_video_file
+
+    dangling = tmp_path / "gone.mp4"
+    dangling.symlink_to(tmp_path / "deleted.mp4")
+    with pytest.raises(VideoLoadError, match="dangling link"):
+        check_video_file(str(dangling))
+    with pytest.raises(FileMissingError, match="does not exist"):
+        check_video_file(str(tmp_path / "never-was.mp4"))
+    if os.path.exists("/dev/zero"):
+        link = tmp_path / "zero.mp4"
+        link.symlink_to("/dev/zero")
+        with pytest.raises(VideoLoadError, match="a device"):
+            check_video_file(str(link))
+    ok = tmp_path / "tiny.mp4"
+    ok.write_bytes(b"\0" * 10)
+    assert check_video_file(str(ok)) == 10  # a regular file passes; OpenCV judges the content
+    if hasattr(os, "geteuid") and os.geteuid() != 0:  # root reads anything
+        ok.chmod(0)
+        try:
+            with pytest.raises(VideoLoadError, match="No permission"):
+                check_video_file(str(ok))
+        finally:
+            ok.chmod(0o644)
+
+
+def test_video_size_limit_is_the_videos_own(tmp_path, monkeypatch):
+    from app.core import video_io
+    from app.core.video_io import VideoLoadError, check_video_file
+
+    path = tmp_path / "long.mp4"
+    path.write_bytes(b"\0" * 2048)
+    monkeypatch.setattr(video_io, "MAX_VIDEO_BYTES", 1024)
+    with pytest.raises(VideoLoadError, match="are refused"):
+        check_video_file(str(path))
 
 
 def test_cancel_stops_between_frames(analyzer, clip):

@@ -32,12 +32,13 @@ class SpecialFileError(ImageLoadError):
     """Not a regular file (pipe, socket, device, folder) or a broken link: never opened."""
 
 
-def _kind(mode: int) -> str | None:
-    """A plain name for a non-regular file type; None for a regular file."""
+def _kind(mode: int, what: str = "an image file") -> str | None:
+    """A plain name for a non-regular file type; None for a regular file. `what`: the kind of
+    file that was expected, named in the message for a folder."""
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
-        return "a folder, not an image file"
+        return f"a folder, not {what}"
     if stat.S_ISFIFO(mode):
         return "a named pipe (FIFO), not a file"
     if stat.S_ISSOCK(mode):
@@ -53,9 +54,10 @@ def _one_line(path: str | os.PathLike) -> str:
     return one_line(os.fspath(path))
 
 
-def check_regular(path: str | os.PathLike) -> os.stat_result:
+def check_regular(path: str | os.PathLike, *, what: str = "an image file") -> os.stat_result:
     """Stat `path` (following a link) and raise a plain-language ImageLoadError unless it is a
-    regular file. Never opens anything, so it cannot block."""
+    regular file. Never opens anything, so it cannot block. `what` names the expected kind of
+    file in the message for a folder ("an image file", "a video file")."""
     shown = _one_line(path)
     try:
         st = os.stat(path)
@@ -77,9 +79,18 @@ def check_regular(path: str | os.PathLike) -> os.stat_result:
         if exc.errno == errno.EACCES:
             raise ImageLoadError(f"No permission to read the file: {shown}") from exc
         raise ImageLoadError(f"The file could not be read: {exc.strerror or exc}") from exc
-    kind = _kind(st.st_mode)
+    kind = _kind(st.st_mode, what)
     if kind is not None:
         raise SpecialFileError(f"This is {kind}; it was not read: {shown}")
+    return st
+
+
+def check_readable(path: str | os.PathLike, *, what: str = "an image file") -> os.stat_result:
+    """check_regular, and the user may read the file: for readers that open the file on their
+    own (FFmpeg through OpenCV), whose failure would not say why. Never opens anything."""
+    st = check_regular(path, what=what)
+    if not os.access(path, os.R_OK):
+        raise ImageLoadError(f"No permission to read the file: {_one_line(path)}")
     return st
 
 

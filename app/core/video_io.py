@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.errors import FileMissingError, InspectorError
+from app.core.errors import FileMissingError, ImageLoadError, InspectorError
+from app.core.files import check_readable
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"})
 MAX_VIDEO_BYTES = 16 * 1024**3  # 16 GiB: hours of phone video; beyond that, refuse
@@ -77,27 +77,24 @@ class VideoInfo:
 
 
 def check_video_file(path: str) -> int:
-    """Size of a readable regular file; a typed error for anything else (special files would
-    block a reader forever, so they are refused before anything opens them)."""
-    p = Path(path)
+    """Size of a readable regular file; a typed error for anything else, before anything opens
+    it (a pipe or device would block a reader forever). What counts as a regular readable file
+    is decided in one place, app.core.files.check_readable; the size limits are the video's.
+
+    Raises FileMissingError when nothing is there (as for images), VideoLoadError otherwise,
+    each with a one-line, plain message."""
     try:
-        st = p.stat()
-    except FileNotFoundError as exc:
-        raise FileMissingError(f"The file does not exist (moved or deleted?): {path}") from exc
-    except OSError as exc:
-        raise VideoLoadError(f"The file could not be read: {exc.strerror or exc}") from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise VideoLoadError(f"This is a folder, not a video file: {path}")
-    if not stat.S_ISREG(st.st_mode):
-        raise VideoLoadError(f"This is not a regular file (a device or pipe?): {path}")
+        st = check_readable(path, what="a video file")
+    except FileMissingError:
+        raise
+    except ImageLoadError as exc:  # a pipe, device, socket, folder, dangling link, no access
+        raise VideoLoadError(str(exc)) from exc
     if st.st_size == 0:
         raise VideoLoadError("The file is empty (0 bytes); it holds no video.")
     if st.st_size > MAX_VIDEO_BYTES:
         raise VideoLoadError(
             f"The file is {st.st_size / 1e9:.1f} GB; videos over {MAX_VIDEO_BYTES / 1e9:.0f} GB "
             "are refused. Cut the part you need with a video editor first.")
-    if not os.access(p, os.R_OK):
-        raise VideoLoadError(f"No permission to read the file: {path}")
     return int(st.st_size)
 
 
