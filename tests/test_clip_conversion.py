@@ -102,7 +102,9 @@ def test_quantization_emulated_port_matches_graph(tower, ref):
     # Exact up to quantization rounding flips (a value a hair from a rounding boundary lands
     # one step away): measured 97 % of values within 1e-4, the largest difference 1.5e-3.
     assert err.max() < 5e-3 and (err < 1e-4).mean() > 0.95
-    assert _cos(embeds.numpy(), ref["image_embeds"]).min() >= 0.98
+    # Through 12 layers those flips compound, and how many there are depends on the CPU's float
+    # kernels: the lowest cosine measured 0.98+ on one machine, 0.975 on another.
+    assert _cos(embeds.numpy(), ref["image_embeds"]).min() >= 0.97
 
 
 def test_multilayer_features_shape_and_bf16_agreement(tower):
@@ -118,3 +120,35 @@ def test_multilayer_features_shape_and_bf16_agreement(tower):
     assert f32.shape == (2, 2 * 768 * 4)
     cos = torch.nn.functional.cosine_similarity(f32.view(2, 8, 768), bf.view(2, 8, 768), dim=-1)
     assert cos.min() > 0.999  # the card's bf16 autocast changes the features negligibly
+
+
+def test_poolings_are_what_their_names_say():
+    """Each pooling of a layer's tokens, checked against a direct computation."""
+    from app.core.models.clip_vit import POOLS, ClipDetector, pool_tokens
+
+    h = torch.randn(2, 197, 768)
+    got = pool_tokens([h], [0], POOLS).view(2, len(POOLS), 768)
+    grid = h[:, 1:].reshape(2, 14, 14, 768)
+    want = {"cls": h[:, 0], "mean": h[:, 1:].mean(1),
+            "center": grid[:, 3:11, 3:11].reshape(2, 64, 768).mean(1),
+            "std": h[:, 1:].std(1, unbiased=False)}
+    for k, name in enumerate(POOLS):
+        torch.testing.assert_close(got[:, k], want[name], rtol=1e-5, atol=1e-5)
+    # Layer-major order: all poolings of the first layer, then of the next.
+    two = pool_tokens([h, h + 1], [0, 1], ("cls", "std")).view(2, 4, 768)
+    torch.testing.assert_close(two[:, 2], h[:, 0] + 1)
+    torch.testing.assert_close(two[:, 3], want["std"], rtol=1e-4, atol=1e-5)
+    det = ClipDetector(feature_layers=(3, 4), pools=("cls", "center", "std"))
+    assert det.head.in_features == det.feat_mean.numel() == 3 * 768 * 2
+    with pytest.raises(ValueError, match="unknown pooling"):
+        ClipDetector(pools=("cls", "max"))
+
+
+def test_card_feature_pools_build_the_matching_model():
+    from app.core.detector import ARCH_CLIP, ModelCard, build_model
+
+    raw = {"architecture": ARCH_CLIP, "feature_layers": [10, 11], "feature_pools": ["mean", "std"]}
+    card = ModelCard(id="t", architecture=ARCH_CLIP, input_size=224, normalization="clip", raw=raw)
+    model = build_model(ARCH_CLIP, card)
+    assert model.pools == ("mean", "std") and model.feature_layers == (10, 11)
+    assert model.head.in_features == 2 * 768 * 2

@@ -118,10 +118,11 @@ class ModelCard:
 def build_model(architecture: str, card: ModelCard | None = None):
     """An untrained network of the named architecture (never downloads anything)."""
     if architecture == ARCH_CLIP:
-        from app.core.models.clip_vit import DEFAULT_FEATURE_LAYERS, ClipDetector
+        from app.core.models.clip_vit import DEFAULT_FEATURE_LAYERS, DEFAULT_POOLS, ClipDetector
 
         layers = (card.raw.get("feature_layers") if card else None) or DEFAULT_FEATURE_LAYERS
-        return ClipDetector(feature_layers=layers)
+        pools = (card.raw.get("feature_pools") if card else None) or DEFAULT_POOLS
+        return ClipDetector(feature_layers=layers, pools=pools)
     if architecture == ARCH_INCEPTION:
         from facenet_pytorch import InceptionResnetV1
 

@@ -6,8 +6,10 @@
 Each image goes through the app's own code path: `load_image` -> MTCNN (`FaceFinder`) -> the
 largest face -> `face_crop` at the detector's crop scale -> the model's preprocessing, so the
 head is trained on exactly what the app computes. Per face it stores
-- CLIP ViT-B/16: [class token, mean patch token] of all 12 layers (24 x 768, float16), computed
-  under the same bfloat16 autocast the app uses (`app.core.models.clip_vit`);
+- CLIP ViT-B/16: every pooling in `clip_vit.POOLS` (class token, mean patch token, central
+  8 x 8 patch mean, patch std) of all 12 layers (12 x 4 x 768, float16, layer-major; the pool
+  names are stored with each shard), computed under the same bfloat16 autocast the app uses
+  (`app.core.models.clip_vit`);
 - with `--faceres-card` (round 1's v3 detector): its 1024 pooled FaceRes features (float16),
   for the second candidate and the stacked combination.
 UTKFace and GAN training images get a second, degraded view (`app.training.sbi.degrade`:
@@ -42,16 +44,18 @@ CLIP_SIZE = 224
 FACERES_CROP_SCALE = 1.3
 FACERES_SIZE = 160
 SHARD = 400
-DFDC_TRAIN_GROUPS = 2000
+DFDC_TRAIN_GROUPS = 7000  # all of them
 UTK_TRAIN = 1200
 UTK_HELDOUT = 600
 CRISP_PER_SOURCE = 90
+SBI_UTK = 1000  # self-blended fakes made from UTKFace training reals ...
+SBI_DFDC = 1000  # ... and from DFDC training reals (same groups as their reals)
 
 
 @dataclass(frozen=True)
 class Item:
     path: str
-    source: str  # dfdc | ffpp | gan | utk | crisp:<source>
+    source: str  # dfdc | ffpp | gan | utk | crisp:<source> | sbi (self-blended, from a real)
     label: int  # 1 fake, 0 real
     group: str  # split unit (video / pair / file)
     split: str  # train | cal | eval
@@ -111,7 +115,14 @@ def build_items(data: Path = DATA, dfdc_groups: int = DFDC_TRAIN_GROUPS) -> list
     by_group: dict[str, list[dict]] = {}
     for r in rows:
         by_group.setdefault(r["group"], []).append(r)
-    groups = sorted(by_group, key=lambda g: _h("g:" + g))[:dfdc_groups]
+    order = sorted(by_group, key=lambda g: _h("g:" + g))
+    # Self-blended fakes (app.training.sbi, 5-point masks): training reals blended with an
+    # altered copy of themselves, in the same group as the real so no CV fold splits them.
+    items += [Item(str(f), "sbi", 1, "utk:" + f.name, "train") for f in train[:SBI_UTK]]
+    for g in order[:SBI_DFDC]:
+        r = next(r for r in by_group[g] if r["label"] == "real")
+        items.append(Item(str(data / "train/dfdc" / r["file"]), "sbi", 1, "dfdc:" + g, "train"))
+    groups = order[:dfdc_groups]
     for g in groups:
         for r in sorted(by_group[g], key=lambda r: r["label"]):
             # One view: DFDC frames are already heavily compressed; CPU time goes to more groups.
@@ -145,9 +156,10 @@ class FeatureExtractor:
         import torch
 
         from app.core.detector import Detector
-        from app.core.models.clip_vit import ClipDetector
+        from app.core.models.clip_vit import POOLS, ClipDetector
 
-        self.clip = ClipDetector(feature_layers=range(12)).eval()
+        self.pools = POOLS
+        self.clip = ClipDetector(feature_layers=range(12), pools=POOLS).eval()
         self.clip.backbone.load_state_dict(clip_backbone_state())
         # Candidate B's features come from a FaceRes detector card (round 1's v3: `git show
         # 8ace5b3:weights/detector.json` and its safetensors); without one they are skipped.
@@ -160,7 +172,7 @@ class FeatureExtractor:
         torch = self.torch
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             f = self.clip.features(normalize_batch(crops, "clip"))
-        return f.float().numpy().reshape(len(crops), 24, 768).astype(np.float16)
+        return f.float().numpy().reshape(len(crops), 12 * len(self.pools), 768).astype(np.float16)
 
     def faceres_features(self, crops: np.ndarray) -> np.ndarray:
         if self.faceres is None:
@@ -209,6 +221,11 @@ def cache_shard(items: list[Item], ext: FeatureExtractor, finder: FaceFinder, ou
         if not faces:
             skipped.append(f"{it.path}: no face")
             continue
+        if it.source == "sbi":
+            from app.training.sbi import self_blend
+
+            rng = np.random.default_rng(int(_h("sbi:" + it.path) * 1e9))
+            rgb = self_blend(rgb, faces[0].landmarks, rng)[0]
         for v, (c, f) in enumerate(_views(it, rgb, faces[0], i)):
             clip_crops.append(c)
             fr_crops.append(f)
@@ -218,7 +235,8 @@ def cache_shard(items: list[Item], ext: FeatureExtractor, finder: FaceFinder, ou
         feats_c.append(ext.clip_features(np.stack(clip_crops[s:s + 16])))
         feats_f.append(ext.faceres_features(np.stack(fr_crops[s:s + 16])))
     tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, clip=np.concatenate(feats_c) if feats_c else np.zeros((0, 24, 768), np.float16),
+    np.savez(tmp, clip=np.concatenate(feats_c) if feats_c else
+             np.zeros((0, 12 * len(ext.pools), 768), np.float16), pools=np.array(ext.pools),
              faceres=np.concatenate(feats_f) if feats_f else np.zeros((0, 0), np.float16),
              meta=np.array(json.dumps(meta)), skipped=np.array(json.dumps(skipped)))
     os.replace(tmp, out)

@@ -7,7 +7,8 @@ Candidates (issue 10), all on one protocol:
   B  FaceRes (the v3 detector's backbone, frozen) pooled features -> logistic regression
   C  a stacked combination: logistic regression on [logit A, logit B], fitted on 'cal'
 Protocol: heads train on the 'train' split of DFDC, GAN and UTKFace (FF++ never, unless
-`--with-ffpp`, which adds FF++'s train pairs and reports FF++ cross-validated by swap pair);
+`--with-ffpp`, which adds FF++'s train pairs and reports FF++ cross-validated by swap pair;
+`--with-sbi` adds self-blended fakes made from training reals);
 C (regularisation) is chosen by 5-fold cross-validation grouped by source video / file on the
 training data only; calibration (Platt), the threshold and the uncertainty band are fitted on
 'cal'; every figure reported is on 'eval', per dev set, never pooled. The threshold keeps
@@ -38,7 +39,7 @@ CV_SLACK = 0.002
 
 @dataclass
 class Feats:
-    clip: np.ndarray  # (M, 24, 768) float16: [cls, mean] x 12 layers
+    clip: np.ndarray  # (M, 12 x P, 768) float16: P poolings (`pools`) x 12 layers, layer-major
     faceres: np.ndarray  # (M, 1024) float16
     source: np.ndarray
     label: np.ndarray
@@ -46,29 +47,41 @@ class Feats:
     split: np.ndarray
     view: np.ndarray
     path: np.ndarray
+    pools: tuple[str, ...] = ("cls", "mean")
 
     def take(self, m: np.ndarray) -> Feats:
-        return Feats(*(getattr(self, k)[m] for k in self.__dataclass_fields__))
+        return Feats(*(getattr(self, k)[m] for k in self.__dataclass_fields__ if k != "pools"),
+                     pools=self.pools)
 
 
 def load_feats(folder: Path) -> Feats:
-    clip, fr, meta = [], [], []
+    clip, fr, meta, pools = [], [], [], set()
     for f in sorted(folder.glob("shard*.npz")):
         if f.name.endswith(".tmp.npz"):
             continue
         d = np.load(f)
+        # Shards cached before the extra poolings hold [cls, mean] only.
+        pools.add(tuple(str(v) for v in d["pools"]) if "pools" in d else ("cls", "mean"))
         clip.append(d["clip"])
         fr.append(d["faceres"])
         meta += json.loads(str(d["meta"]))
+    if len(pools) > 1:
+        raise ValueError(f"{folder}: shards cached with different poolings {sorted(pools)}")
     col = {k: np.array([m[k] for m in meta]) for k in meta[0]}
     if len({f.shape[1] for f in fr}) > 1:  # some shards were cached without FaceRes features
         fr = [f[:, :0] for f in fr]
     return Feats(np.concatenate(clip), np.concatenate(fr), col["source"], col["label"].astype(int),
-                 col["group"], col["split"], col["view"].astype(int), col["path"])
+                 col["group"], col["split"], col["view"].astype(int), col["path"],
+                 pools=pools.pop())
 
 
-def clip_matrix(f: Feats, layers) -> np.ndarray:
-    idx = [j for i in layers for j in (2 * i, 2 * i + 1)]
+def clip_matrix(f: Feats, layers, pools=("cls", "mean")) -> np.ndarray:
+    """The chosen layers x poolings, in the order `ClipDetector.features` computes them."""
+    missing = set(pools) - set(f.pools)
+    if missing:
+        raise ValueError(f"poolings {sorted(missing)} are not in the cache ({f.pools})")
+    k = len(f.pools)
+    idx = [k * i + f.pools.index(p) for i in layers for p in pools]
     return f.clip[:, idx].reshape(len(f.clip), -1).astype(np.float32)
 
 
@@ -83,19 +96,44 @@ def cell_weights(source: np.ndarray, label: np.ndarray) -> np.ndarray:
 
 
 class LinearHead:
-    """Standardise, then L2 logistic regression (scikit-learn, lbfgs)."""
+    """Standardise, then L2 logistic regression.
 
-    def __init__(self, c: float) -> None:
+    The objective is scikit-learn's `LogisticRegression(C)` with sample weights
+    (C x sum of weighted log-losses + |coef|^2 / 2, bias not penalised), minimised by PyTorch's
+    L-BFGS in float32: scikit-learn's lbfgs copies the matrix to float64, which for 20,000 faces
+    x 37,000 features costs 6 GB and four times the time. `tests/training/test_clip_head.py`
+    checks the two solvers agree.
+    """
+
+    def __init__(self, c: float, max_iter: int = 500) -> None:
         self.c = c
+        self.max_iter = max_iter
 
     def fit(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> LinearHead:
-        from sklearn.linear_model import LogisticRegression
+        import torch
 
-        self.mean = x.mean(0)
-        self.std = x.std(0) + 1e-6
-        lr = LogisticRegression(C=self.c, max_iter=2000, tol=1e-4)
-        lr.fit((x - self.mean) / self.std, y, sample_weight=w)
-        self.coef, self.bias = lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
+        self.mean = x.mean(0, dtype=np.float64).astype(np.float32)
+        self.std = (x.std(0, dtype=np.float64) + 1e-6).astype(np.float32)
+        z = torch.from_numpy(((x - self.mean) / self.std).astype(np.float32, copy=False))
+        sign = torch.from_numpy(np.where(np.asarray(y) > 0, 1.0, -1.0).astype(np.float32))
+        wt = torch.from_numpy(np.asarray(w, np.float64) / np.sum(w)).float()
+        lam = 1.0 / (self.c * float(np.sum(w)))  # the same minimiser, divided by C x sum(w)
+        coef = torch.zeros(z.shape[1], requires_grad=True)
+        bias = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.LBFGS([coef, bias], lr=1, max_iter=self.max_iter, history_size=20,
+                                tolerance_grad=1e-7, tolerance_change=1e-12,
+                                line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            margin = sign * (z @ coef + bias)
+            loss = (wt * torch.nn.functional.softplus(-margin)).sum() + 0.5 * lam * coef @ coef
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.coef = coef.detach().numpy().astype(np.float32)
+        self.bias = float(bias.detach()[0])
         return self
 
     def logit(self, x: np.ndarray) -> np.ndarray:
@@ -205,14 +243,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--feats", type=Path, default=Path(".cache/feats"))
     ap.add_argument("--out", type=Path, default=Path("runs/clip_head"))
     ap.add_argument("--layers", default="5,7,9,11", help="CLIP layers, or 'search'")
+    ap.add_argument("--pools", default="cls,mean",
+                    help="poolings per layer (see clip_vit.POOLS); several sets to search, "
+                         "separated by ';' (e.g. 'cls,mean;cls,mean,center')")
+    ap.add_argument("--c-grid", default=",".join(str(c) for c in C_GRID),
+                    help="regularisation values searched by grouped CV")
     ap.add_argument("--with-ffpp", action="store_true", help="add FF++ train pairs to training")
+    ap.add_argument("--with-sbi", action="store_true",
+                    help="add the cached self-blended fakes (source 'sbi') to training")
     ap.add_argument("--select", choices=["max", "parsimony"], default="max",
-                    help="layer set: best CV AUC, or the fewest layers within 0.002 of it")
+                    help="configuration: best CV AUC, or the fewest features within 0.002 of it")
     args = ap.parse_args(argv)
     t0 = time.time()
     f = load_feats(args.feats)
     print(f"{len(f.label)} cached views", flush=True)
-    sources = TRAIN_SOURCES + (("ffpp",) if args.with_ffpp else ())
+    sources = TRAIN_SOURCES + (("ffpp",) if args.with_ffpp else ()) + \
+        (("sbi",) if args.with_sbi else ())
     tr = (f.split == "train") & np.isin(f.source, sources)
     cal_m = (f.split == "cal") & (f.view == 0)
     ev = (f.split == "eval") & (f.view == 0)
@@ -230,32 +276,38 @@ def main(argv: list[str] | None = None) -> int:
     if done.get("n_train") != int(tr.sum()):
         done = {"n_train": int(tr.sum()), "cv": {}}
     report: dict = {"n_train": int(tr.sum()), "cv": done["cv"]}
+    pool_sets = [tuple(v.strip() for v in ps.split(",")) for ps in args.pools.split(";")]
+    c_grid = [float(v) for v in args.c_grid.split(",")]
     tried: list[tuple] = []
     for layers in layer_sets:
-        x = None
-        for c in C_GRID:
-            key = f"A layers={layers} C={c}"
-            if key not in report["cv"]:
-                x = clip_matrix(ftr, layers) if x is None else x
-                report["cv"][key] = grouped_cv(x, ftr.label, w, ftr.group, ftr.source, c)
-                ckpt.write_text(json.dumps(report))
-            cv = report["cv"][key]
-            score = float(np.mean(list(cv.values())))
-            print(f"{key}: CV AUC {cv} mean {score:.4f} ({time.time() - t0:.0f} s)", flush=True)
-            tried.append((score, len(layers), layers, c))
+        for pools in pool_sets:
+            x = None
+            for c in c_grid:
+                key = f"A layers={layers} C={c}"
+                if pools != ("cls", "mean"):
+                    key += f" pools={','.join(pools)}"
+                if key not in report["cv"]:
+                    x = clip_matrix(ftr, layers, pools) if x is None else x
+                    report["cv"][key] = grouped_cv(x, ftr.label, w, ftr.group, ftr.source, c)
+                    ckpt.write_text(json.dumps(report))
+                cv = report["cv"][key]
+                score = float(np.mean(list(cv.values())))
+                print(f"{key}: CV AUC {cv} mean {score:.4f} ({time.time() - t0:.0f} s)",
+                      flush=True)
+                tried.append((score, len(layers) * len(pools), layers, pools, c))
     top = max(t[0] for t in tried)
-    if args.select == "parsimony":  # the fewest layers within CV_SLACK of the best CV AUC
-        _, _, layers, c_a = max((t for t in tried if t[0] >= top - CV_SLACK),
-                                key=lambda t: (-t[1], t[0]))
+    if args.select == "parsimony":  # the fewest features within CV_SLACK of the best CV AUC
+        _, _, layers, pools, c_a = max((t for t in tried if t[0] >= top - CV_SLACK),
+                                       key=lambda t: (-t[1], t[0]))
     else:  # the best CV AUC
-        _, _, layers, c_a = max(tried, key=lambda t: t[0])
+        _, _, layers, pools, c_a = max(tried, key=lambda t: t[0])
     report["train_counts"] = {f"{s} {('real', 'fake')[y]}": int(((ftr.source == s) &
                               (ftr.label == y) & (ftr.view == 0)).sum())
                               for s in sources for y in (0, 1)}
-    head_a = LinearHead(c_a).fit(clip_matrix(ftr, layers), ftr.label, w)
-    zc = {"A": head_a.logit(clip_matrix(fcal, layers))}
-    ze = {"A": head_a.logit(clip_matrix(fev, layers))}
-    report["chosen"] = {"layers": list(layers), "C_A": c_a}
+    head_a = LinearHead(c_a).fit(clip_matrix(ftr, layers, pools), ftr.label, w)
+    zc = {"A": head_a.logit(clip_matrix(fcal, layers, pools))}
+    ze = {"A": head_a.logit(clip_matrix(fev, layers, pools))}
+    report["chosen"] = {"layers": list(layers), "pools": list(pools), "C_A": c_a}
     head_b = None
     if ftr.faceres.shape[1]:  # candidate B and the stack need cached FaceRes features
         xb = ftr.faceres.astype(np.float32)
@@ -290,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             if s != "utk_groups":
                 print(f"  {s}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                             for k, v in ev_[s].items()), flush=True)
-    heads = {"layers": np.array(layers), "a_coef": head_a.coef, "a_bias": head_a.bias,
-             "a_mean": head_a.mean, "a_std": head_a.std}
+    heads = {"layers": np.array(layers), "pools": np.array(pools), "a_coef": head_a.coef,
+             "a_bias": head_a.bias, "a_mean": head_a.mean, "a_std": head_a.std}
     if head_b is not None:
         heads.update(b_coef=head_b.coef, b_bias=head_b.bias, b_mean=head_b.mean, b_std=head_b.std)
     np.savez(args.out / "heads.npz", **heads)

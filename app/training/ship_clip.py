@@ -26,12 +26,17 @@ BACKBONE = "clip_vit_b16_visual.int8.safetensors"
 SETS = ("dfdc", "ffpp", "gan")
 
 
-def head_tensors(run: Path) -> tuple[dict[str, np.ndarray], list[int]]:
+def head_tensors(run: Path) -> tuple[dict[str, np.ndarray], list[int], list[str]]:
     h = np.load(run / "heads.npz")
     coef = h["a_coef"].astype(np.float32)
+    pools = [str(v) for v in h["pools"]] if "pools" in h else ["cls", "mean"]
     return {"head.weight": coef[None, :], "head.bias": np.array([h["a_bias"]], np.float32),
             "feat_mean": h["a_mean"].astype(np.float32),
-            "feat_std": h["a_std"].astype(np.float32)}, [int(v) for v in h["layers"]]
+            "feat_std": h["a_std"].astype(np.float32)}, [int(v) for v in h["layers"]], pools
+
+
+POOL_WORDS = {"cls": "class token", "mean": "mean patch token",
+              "center": "mean of the central 8x8 patch tokens", "std": "patch-token std"}
 
 
 def mean_auc(ev: dict) -> float:
@@ -59,13 +64,16 @@ def refuse(ev: dict, shipped: dict | None) -> str | None:
     return None
 
 
-def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha: str) -> dict:
+def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha: str,
+               pools: list[str] | None = None) -> dict:
+    pools = pools or ["cls", "mean"]
     rep = report[candidate]
     cal = rep["calibration"]
     bb_card = json.loads((weights_dir() / BACKBONE.replace(".safetensors", ".json")).read_text())
     ev = rep["eval"]
     counts = report.get("train_counts") or {}
     with_ffpp = any(k.startswith("ffpp") for k in counts)
+    with_sbi = bool(counts.get("sbi fake"))
     return {
         "id": f"dfi-clipvitb16-ml{len(layers)}" + ("-ffpp-v5" if with_ffpp else "-v4"),
         "trained": True,
@@ -74,6 +82,7 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
         "normalization": "clip",
         "crop_scale": 1.0,
         "feature_layers": layers,
+        "feature_pools": pools,
         "autocast": "bfloat16",
         "gradcam_target_layer": f"backbone.encoder.layers.{min(layers)}",
         "threshold": cal["threshold"],
@@ -90,8 +99,8 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
         "backbone": {"file": BACKBONE, "sha256": sha256_file(weights_dir() / BACKBONE),
                      "provenance": "clip_vit_b16_visual.int8.json"},
         "date": date.today().isoformat(),
-        "recipe": {"features": f"[class token, mean patch token] of CLIP encoder layers "
-                   f"{layers} (frozen), standardised", "head": "L2 logistic regression, C "
+        "recipe": {"features": f"[{', '.join(POOL_WORDS[p] for p in pools)}] of CLIP encoder "
+                   f"layers {layers} (frozen), standardised", "head": "L2 logistic regression, C "
                    f"{report['chosen']['C_A']} chosen by 5-fold CV grouped by source video/file "
                    "on the training data", "crop": "MTCNN box (crop scale 1.0), 224 px",
                    "augmentation": "UTKFace and GAN training faces also seen degraded (resize, "
@@ -104,6 +113,9 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
             "fake": "DFDC face-swap crops (one per source video; several swap methods; some "
                     "audio-only fakes are label noise), the 'train' split of dev/gan/fake "
                     "(BaseMax/FakeFaces, GPL-3.0)"
+                    + (", self-blended fakes (app.training.sbi: a training real blended with an "
+                       "altered copy of itself inside a face-shaped mask) made from UTKFace and "
+                       "DFDC training reals" if with_sbi else "")
                     + (", and the FF++ Deepfakes frames of the 'train' swap pairs"
                        if with_ffpp else ""),
             "counts": counts,
@@ -154,16 +166,21 @@ def main(argv: list[str] | None = None) -> int:
     report = json.loads((args.run / "report.json").read_text())
     ev = report[args.candidate]["eval"]
     old = json.loads((weights_dir() / "detector.json").read_text())
-    base = report.get("v3_one_view")
+    # The shipped model's figures on the same files: a CLIP card's own dev figures (the dev
+    # item list is fixed), else the FaceRes v3 scored on the cached features.
+    if old.get("architecture") == ARCH_CLIP:
+        base_ev = old.get("metrics", {}).get("dev_eval")
+    else:
+        base_ev = (report.get("v3_one_view") or {}).get("eval")
     if not args.force:
-        why = refuse(ev, base["eval"] if base else None)
+        why = refuse(ev, base_ev)
         if why:
             print("not shipped: " + why)
             return 1
-    tensors, layers = head_tensors(args.run)
+    tensors, layers, pools = head_tensors(args.run)
     out = weights_dir() / "detector.safetensors"
     save_file(tensors, str(out), metadata={"model": "clip head", "previous": old["id"]})
-    card = build_card(args.run, report, args.candidate, layers, sha256_file(out))
+    card = build_card(args.run, report, args.candidate, layers, sha256_file(out), pools)
     card["id"] = args.id or card["id"]
     (weights_dir() / "detector.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     print(f"shipped {card['id']}: " + ", ".join(f"{s} AUC {ev[s]['roc_auc']:.3f}" for s in SETS))

@@ -11,8 +11,9 @@ import pytest
 from app.training import clip_head
 
 
-def _fake_shards(folder, rng, n_per_cell=30):
-    """Cached-feature shards with a weak real/fake signal in a few dimensions."""
+def _fake_shards(folder, rng, n_per_cell=30, pools=None):
+    """Cached-feature shards with a weak real/fake signal in a few dimensions (with `pools`,
+    every layer holds those poolings, and the signal sits in the last one only)."""
     meta, clip, fr = [], [], []
     for split in ("train", "cal", "eval"):
         for source in ("dfdc", "gan", "utk", "ffpp"):
@@ -23,16 +24,22 @@ def _fake_shards(folder, rng, n_per_cell=30):
                     meta.append({"path": f"{source}/{label}/{split}_{i}.jpg", "source": source,
                                  "label": label, "group": f"{source}:{split}:{i % 10}",
                                  "split": split, "views": 1, "view": 0})
-                    c = rng.normal(size=(24, 768)).astype(np.float16)
-                    c[:, :4] += np.float16(1.5 * label)
+                    if pools:
+                        c = rng.normal(size=(12, len(pools), 768)).astype(np.float16)
+                        c[:, -1, :4] += np.float16(1.5 * label)
+                        c = c.reshape(12 * len(pools), 768)
+                    else:
+                        c = rng.normal(size=(24, 768)).astype(np.float16)
+                        c[:, :4] += np.float16(1.5 * label)
                     clip.append(c)
                     f = rng.normal(size=1024).astype(np.float16)
                     f[:4] += np.float16(label)
                     fr.append(f)
     half = len(meta) // 2
     for k, sl in enumerate((slice(0, half), slice(half, None))):
+        extra = {"pools": np.array(pools)} if pools else {}
         np.savez(folder / f"shard{k:03d}.npz", clip=np.stack(clip[sl]), faceres=np.stack(fr[sl]),
-                 meta=np.array(json.dumps(meta[sl])), skipped=np.array("[]"))
+                 meta=np.array(json.dumps(meta[sl])), skipped=np.array("[]"), **extra)
 
 
 def test_head_search_resumes_and_thresholds_hold_per_source(tmp_path, monkeypatch):
@@ -79,10 +86,51 @@ def test_feature_cache_resumes_after_finished_shards(tmp_path, monkeypatch, astr
     shards = sorted(out.glob("shard*.npz"))
     assert [s.name for s in shards] == ["shard000.npz", "shard001.npz"]
     d = np.load(shards[0])
-    assert d["clip"].shape == (2, 24, 768) and d["faceres"].shape == (2, 0)  # no FaceRes card
+    # Every pooling of every layer (layer-major), and no FaceRes features without a card.
+    assert d["clip"].shape == (2, 12 * 4, 768) and d["faceres"].shape == (2, 0)
+    assert list(d["pools"]) == ["cls", "mean", "center", "std"]
     assert np.isfinite(d["clip"].astype(np.float32)).all()
     stamp = shards[0].stat().st_mtime_ns
     shards[1].unlink()  # as if the job died while writing the second shard
     assert clip_features.main(["--out", str(out)]) == 0
     assert shards[0].stat().st_mtime_ns == stamp  # finished work is not redone
     assert (out / "shard001.npz").exists()
+
+
+def test_pooling_search_picks_the_informative_pooling(tmp_path):
+    """With several poolings cached, the search compares pooling sets by grouped CV, and the
+    chosen set's columns are the ones `ClipDetector.features` computes, in its order."""
+    pools = ("cls", "mean", "center", "std")
+    feats, out = tmp_path / "feats", tmp_path / "run"
+    feats.mkdir()
+    _fake_shards(feats, np.random.default_rng(1), pools=pools)
+    f = clip_head.load_feats(feats)
+    assert f.pools == pools
+    x = clip_head.clip_matrix(f, (2, 5), ("mean", "std"))
+    assert x.shape == (len(f.label), 4 * 768)
+    np.testing.assert_array_equal(x[:, 3 * 768:], f.clip[:, 4 * 5 + 3].astype(np.float32))
+    with pytest.raises(ValueError, match="not in the cache"):
+        clip_head.clip_matrix(clip_head.Feats(**{**f.__dict__, "pools": ("cls", "mean")}),
+                              (0,), ("std",))
+    assert clip_head.main(["--feats", str(feats), "--out", str(out), "--layers", "0,1",
+                           "--pools", "cls,mean;std", "--c-grid", "0.05"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["chosen"]["pools"] == ["std"]  # the signal is planted in 'std' only
+    assert report["A"]["eval"]["dfdc"]["roc_auc"] > 0.8
+    assert list(np.load(out / "heads.npz")["pools"]) == ["std"]
+
+
+def test_linear_head_solves_scikit_learns_objective():
+    """The float32 L-BFGS head finds scikit-learn's weighted L2 logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 30)).astype(np.float32)
+    y = (x[:, :3].sum(1) + rng.normal(size=400) > 0).astype(int)
+    w = rng.uniform(0.5, 2.0, size=400)
+    for c in (0.01, 1.0):
+        head = clip_head.LinearHead(c).fit(x, y, w)
+        ref = LogisticRegression(C=c, max_iter=5000, tol=1e-8).fit(
+            (x - head.mean) / head.std, y, sample_weight=w)
+        np.testing.assert_allclose(head.coef, ref.coef_[0], rtol=2e-3, atol=2e-4)
+        assert abs(head.bias - ref.intercept_[0]) < 2e-3

@@ -14,7 +14,8 @@ post-LayerNorm on the class token, a 768->512 projection (`image_embeds`; not us
 detector). LayerNorm eps 1e-5.
 
 The detector (:class:`ClipDetector`) reads the residual stream after chosen layers (default:
-all 12), pools each into [class token, mean of the 196 patch tokens], standardises the
+all 12), pools each (by default into [class token, mean of the 196 patch tokens]; see
+`POOLS`), standardises the
 concatenation with the training set's mean/std and applies one linear unit: p(fake) = sigmoid.
 GradCAM hooks `backbone.encoder.layers.<first feature layer>` (every feature depends on it, so
 its gradients carry the whole decision); the 196 patch tokens are reshaped to the 14 x 14 grid.
@@ -40,6 +41,14 @@ EMBED_DIM = 512
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 DEFAULT_FEATURE_LAYERS = tuple(range(LAYERS))  # what the shipped card uses
+# Ways to pool one layer's 197 tokens into 768 values (the card's `feature_pools`):
+#   cls     the class token
+#   mean    the mean of the 196 patch tokens
+#   center  the mean of the central 8 x 8 patches (the inner face, where a swap is pasted)
+#   std     the per-channel standard deviation over the 196 patch tokens
+POOLS = ("cls", "mean", "center", "std")
+DEFAULT_POOLS = ("cls", "mean")
+CENTER = (3, 11)  # rows / columns 3..10 of the 14 x 14 grid
 
 
 class QuickGELU(nn.Module):
@@ -135,22 +144,44 @@ class ClipVisionTower(nn.Module):
         return self.visual_projection(self.post_layernorm(last[:, 0])), last
 
 
-def pool_tokens(hidden: Sequence[torch.Tensor], layers: Sequence[int]) -> torch.Tensor:
-    """[class token, mean patch token] of each chosen layer, concatenated: (N, 2 x 768 x L)."""
+def _pool(h: torch.Tensor, how: str) -> torch.Tensor:
+    if how == "cls":
+        return h[:, 0]
+    patches = h[:, 1:]
+    if how == "mean":
+        return patches.mean(dim=1)
+    if how == "center":
+        grid = patches.reshape(h.shape[0], GRID, GRID, h.shape[2])
+        a, b = CENTER
+        return grid[:, a:b, a:b].mean(dim=(1, 2))
+    if how == "std":
+        return patches.float().std(dim=1, unbiased=False).to(h.dtype)
+    raise ValueError(f"unknown pooling {how!r} (known: {', '.join(POOLS)})")
+
+
+def pool_tokens(hidden: Sequence[torch.Tensor], layers: Sequence[int],
+                pools: Sequence[str] = DEFAULT_POOLS) -> torch.Tensor:
+    """Each chosen layer pooled each chosen way, concatenated layer by layer:
+    (N, len(pools) x 768 x len(layers)); the default is [class token, mean patch token]."""
     parts = []
     for i in layers:
         h = hidden[i]
-        parts += [h[:, 0], h[:, 1:].mean(dim=1)]
+        parts += [_pool(h, how) for how in pools]
     return torch.cat(parts, dim=1)
 
 
 class ClipDetector(nn.Module):
     """CLIP tower -> multi-layer pooled features -> standardise -> one logit."""
 
-    def __init__(self, feature_layers: Sequence[int] = DEFAULT_FEATURE_LAYERS) -> None:
+    def __init__(self, feature_layers: Sequence[int] = DEFAULT_FEATURE_LAYERS,
+                 pools: Sequence[str] = DEFAULT_POOLS) -> None:
         super().__init__()
         self.feature_layers = tuple(int(i) for i in feature_layers)
-        dim = 2 * WIDTH * len(self.feature_layers)
+        self.pools = tuple(str(p) for p in pools)
+        unknown = set(self.pools) - set(POOLS)
+        if unknown or not self.pools:
+            raise ValueError(f"unknown pooling {sorted(unknown)} (known: {', '.join(POOLS)})")
+        dim = len(self.pools) * WIDTH * len(self.feature_layers)
         self.backbone = ClipVisionTower()
         self.register_buffer("feat_mean", torch.zeros(dim))
         self.register_buffer("feat_std", torch.ones(dim))
@@ -159,11 +190,14 @@ class ClipDetector(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Raw (unstandardised) pooled features; what training caches."""
         hidden = self.backbone.hidden_states(x, upto=max(self.feature_layers))
-        return pool_tokens(hidden, self.feature_layers)
+        return pool_tokens(hidden, self.feature_layers, self.pools)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = (self.features(x) - self.feat_mean) / self.feat_std
-        return self.head(z)
+        f = self.features(x)
+        # The head runs in float32 even under the card's bf16 autocast: an 18,000-term dot
+        # product rounded to bf16 moved a face's logit by 0.05 with the batch it came in.
+        with torch.autocast(x.device.type, enabled=False):
+            return self.head((f.float() - self.feat_mean) / self.feat_std)
 
     def head_state(self) -> dict[str, torch.Tensor]:
         """The trained part (what weights/detector.safetensors holds for this architecture)."""
