@@ -50,12 +50,15 @@ UTK_HELDOUT = 600
 CRISP_PER_SOURCE = 90
 SBI_UTK = 1000  # self-blended fakes made from UTKFace training reals ...
 SBI_DFDC = 1000  # ... and from DFDC training reals (same groups as their reals)
+SHARP_DFDC, SHARP_UTK, SHARP_GAN = 600, 300, 200  # training reals made crisp (source 'sharp')
 
 
 @dataclass(frozen=True)
 class Item:
     path: str
-    source: str  # dfdc | ffpp | gan | utk | crisp:<source> | sbi (self-blended, from a real)
+    # dfdc | ffpp | gan | utk | crisp:<source> (eval) | sbi (self-blended, from a training
+    # real) | sharp (a training real made crisp like the crisp check; never FF++)
+    source: str
     label: int  # 1 fake, 0 real
     group: str  # split unit (video / pair / file)
     split: str  # train | cal | eval
@@ -128,6 +131,15 @@ def build_items(data: Path = DATA, dfdc_groups: int = DFDC_TRAIN_GROUPS) -> list
             # One view: DFDC frames are already heavily compressed; CPU time goes to more groups.
             items.append(Item(str(data / "train/dfdc" / r["file"]), "dfdc",
                               int(r["label"] == "fake"), "dfdc:" + g, "train"))
+    # Crisp training reals (appended last, so caching them kept the shards above): the crisp
+    # check's processing applied to training reals of DFDC, UTKFace and GAN web photos, in
+    # their own groups; never FF++ (kept out of recipe selection) and never an eval file.
+    for g in order[:SHARP_DFDC]:
+        r = next(r for r in by_group[g] if r["label"] == "real")
+        items.append(Item(str(data / "train/dfdc" / r["file"]), "sharp", 0, "dfdc:" + g, "train"))
+    items += [Item(str(f), "sharp", 0, "utk:" + f.name, "train") for f in train[-SHARP_UTK:]]
+    gan_train = [i for i in items if i.source == "gan" and i.label == 0 and i.split == "train"]
+    items += [Item(i.path, "sharp", 0, i.group, "train") for i in gan_train[:SHARP_GAN]]
     return items
 
 
@@ -215,7 +227,7 @@ def cache_shard(items: list[Item], ext: FeatureExtractor, finder: FaceFinder, ou
         except Exception as exc:  # a bad training file is skipped, not fatal
             skipped.append(f"{it.path}: {exc}")
             continue
-        if it.source.startswith("crisp:"):
+        if it.source.startswith("crisp:") or it.source == "sharp":
             rgb = crisp_version(rgb)
         faces = finder.find(rgb)
         if not faces:

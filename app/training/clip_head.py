@@ -8,7 +8,8 @@ Candidates (issue 10), all on one protocol:
   C  a stacked combination: logistic regression on [logit A, logit B], fitted on 'cal'
 Protocol: heads train on the 'train' split of DFDC, GAN and UTKFace (FF++ never, unless
 `--with-ffpp`, which adds FF++'s train pairs and reports FF++ cross-validated by swap pair;
-`--with-sbi` adds self-blended fakes made from training reals);
+`--with-sbi` adds self-blended fakes made from training reals, `--with-sharp` training reals
+made crisp like the crisp check);
 C (regularisation) is chosen by 5-fold cross-validation grouped by source video / file on the
 training data only; calibration (Platt), the threshold and the uncertainty band are fitted on
 'cal'; every figure reported is on 'eval', per dev set, never pooled. The threshold keeps
@@ -105,23 +106,28 @@ class LinearHead:
     checks the two solvers agree.
     """
 
-    def __init__(self, c: float, max_iter: int = 500) -> None:
+    def __init__(self, c: float, max_iter: int = 300, tol: float = 1e-5) -> None:
         self.c = c
         self.max_iter = max_iter
+        self.tol = tol  # on the gradient of the objective / (C x sum(w)); sklearn stops at 1e-4
 
-    def fit(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> LinearHead:
+    def fit(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, copy: bool = True) -> LinearHead:
+        """`copy=False` standardises a float32 `x` in place (saves a copy of a GB-sized matrix)."""
         import torch
 
-        self.mean = x.mean(0, dtype=np.float64).astype(np.float32)
-        self.std = (x.std(0, dtype=np.float64) + 1e-6).astype(np.float32)
-        z = torch.from_numpy(((x - self.mean) / self.std).astype(np.float32, copy=False))
+        self.mean, self.std = column_stats(x)
+        if copy or x.dtype != np.float32:
+            x = x.astype(np.float32)
+        x -= self.mean
+        x /= self.std
+        z = torch.from_numpy(x)
         sign = torch.from_numpy(np.where(np.asarray(y) > 0, 1.0, -1.0).astype(np.float32))
         wt = torch.from_numpy(np.asarray(w, np.float64) / np.sum(w)).float()
         lam = 1.0 / (self.c * float(np.sum(w)))  # the same minimiser, divided by C x sum(w)
         coef = torch.zeros(z.shape[1], requires_grad=True)
         bias = torch.zeros(1, requires_grad=True)
         opt = torch.optim.LBFGS([coef, bias], lr=1, max_iter=self.max_iter, history_size=20,
-                                tolerance_grad=1e-7, tolerance_change=1e-12,
+                                tolerance_grad=self.tol, tolerance_change=1e-12,
                                 line_search_fn="strong_wolfe")
 
         def closure():
@@ -140,13 +146,27 @@ class LinearHead:
         return ((x - self.mean) / self.std) @ self.coef + self.bias
 
 
+def column_stats(x: np.ndarray, rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Column mean and std (+1e-6) in float64, a block of rows at a time: numpy's std would
+    make a float64 copy of the whole matrix (4 GB for 20,000 x 37,000)."""
+    s = np.zeros(x.shape[1])
+    for i in range(0, len(x), rows):
+        s += x[i:i + rows].sum(0, dtype=np.float64)
+    mean = s / len(x)
+    ss = np.zeros(x.shape[1])
+    for i in range(0, len(x), rows):
+        ss += ((x[i:i + rows] - mean) ** 2).sum(0)
+    std = np.sqrt(ss / len(x)) + 1e-6
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
 def grouped_cv(x, y, w, groups, source, c: float, folds: int = 5) -> dict[str, float]:
     """Mean AUC per training source over folds split by group (video / file)."""
     key = np.array([hash(g) % folds for g in groups])
     scores = np.zeros(len(y))
     for k in range(folds):
         tr, te = key != k, key == k
-        scores[te] = LinearHead(c).fit(x[tr], y[tr], w[tr]).logit(x[te])
+        scores[te] = LinearHead(c).fit(x[tr], y[tr], w[tr], copy=False).logit(x[te])
     out = {}
     for s in np.unique(source):
         m = source == s
@@ -251,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--with-ffpp", action="store_true", help="add FF++ train pairs to training")
     ap.add_argument("--with-sbi", action="store_true",
                     help="add the cached self-blended fakes (source 'sbi') to training")
+    ap.add_argument("--with-sharp", action="store_true",
+                    help="add the cached crisp-made training reals (source 'sharp') to training")
     ap.add_argument("--select", choices=["max", "parsimony"], default="max",
                     help="configuration: best CV AUC, or the fewest features within 0.002 of it")
     args = ap.parse_args(argv)
@@ -258,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     f = load_feats(args.feats)
     print(f"{len(f.label)} cached views", flush=True)
     sources = TRAIN_SOURCES + (("ffpp",) if args.with_ffpp else ()) + \
-        (("sbi",) if args.with_sbi else ())
+        (("sbi",) if args.with_sbi else ()) + (("sharp",) if args.with_sharp else ())
     tr = (f.split == "train") & np.isin(f.source, sources)
     cal_m = (f.split == "cal") & (f.view == 0)
     ev = (f.split == "eval") & (f.view == 0)
@@ -295,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{key}: CV AUC {cv} mean {score:.4f} ({time.time() - t0:.0f} s)",
                       flush=True)
                 tried.append((score, len(layers) * len(pools), layers, pools, c))
+    x = None  # the search's matrix (GBs) is not needed any more
     top = max(t[0] for t in tried)
     if args.select == "parsimony":  # the fewest features within CV_SLACK of the best CV AUC
         _, _, layers, pools, c_a = max((t for t in tried if t[0] >= top - CV_SLACK),
@@ -304,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     report["train_counts"] = {f"{s} {('real', 'fake')[y]}": int(((ftr.source == s) &
                               (ftr.label == y) & (ftr.view == 0)).sum())
                               for s in sources for y in (0, 1)}
-    head_a = LinearHead(c_a).fit(clip_matrix(ftr, layers, pools), ftr.label, w)
+    head_a = LinearHead(c_a).fit(clip_matrix(ftr, layers, pools), ftr.label, w, copy=False)
     zc = {"A": head_a.logit(clip_matrix(fcal, layers, pools))}
     ze = {"A": head_a.logit(clip_matrix(fev, layers, pools))}
     report["chosen"] = {"layers": list(layers), "pools": list(pools), "C_A": c_a}
