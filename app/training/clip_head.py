@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--feats", type=Path, default=Path(".cache/feats"))
     ap.add_argument("--out", type=Path, default=Path("runs/clip_head"))
-    ap.add_argument("--layers", default="5,7,9,11", help="CLIP layers, or 'search'")
+    ap.add_argument("--layers", default="5,7,9,11",
+                    help="CLIP layers; several sets separated by ';'; or 'search'")
     ap.add_argument("--pools", default="cls,mean",
                     help="poolings per layer (see clip_vit.POOLS); several sets to search, "
                          "separated by ';' (e.g. 'cls,mean;cls,mean,center')")
@@ -289,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     ftr, fcal, fev = f.take(tr), f.take(cal_m), f.take(ev)
     w = cell_weights(ftr.source, ftr.label)
     layer_sets = ([(5, 7, 9, 11), (3, 5, 7, 9, 11), tuple(range(12)), (8, 9, 10, 11)]
-                  if args.layers == "search" else [tuple(int(v) for v in args.layers.split(","))])
+                  if args.layers == "search" else
+                  [tuple(int(v) for v in ls.split(",")) for ls in args.layers.split(";")])
     # The search is the slow part: each finished configuration is kept in cv.json, and a rerun
     # on the same training set resumes after the last one.
     args.out.mkdir(parents=True, exist_ok=True)
