@@ -119,12 +119,15 @@ def build_items(data: Path = DATA, dfdc_groups: int = DFDC_TRAIN_GROUPS) -> list
     for r in rows:
         by_group.setdefault(r["group"], []).append(r)
     order = sorted(by_group, key=lambda g: _h("g:" + g))
+
+    def dfdc_real(g: str) -> str:  # the training real of source video `g`
+        real = next(r for r in by_group[g] if r["label"] == "real")
+        return str(data / "train/dfdc" / real["file"])
+
     # Self-blended fakes (app.training.sbi, 5-point masks): training reals blended with an
     # altered copy of themselves, in the same group as the real so no CV fold splits them.
     items += [Item(str(f), "sbi", 1, "utk:" + f.name, "train") for f in train[:SBI_UTK]]
-    for g in order[:SBI_DFDC]:
-        r = next(r for r in by_group[g] if r["label"] == "real")
-        items.append(Item(str(data / "train/dfdc" / r["file"]), "sbi", 1, "dfdc:" + g, "train"))
+    items += [Item(dfdc_real(g), "sbi", 1, "dfdc:" + g, "train") for g in order[:SBI_DFDC]]
     groups = order[:dfdc_groups]
     for g in groups:
         for r in sorted(by_group[g], key=lambda r: r["label"]):
@@ -134,9 +137,7 @@ def build_items(data: Path = DATA, dfdc_groups: int = DFDC_TRAIN_GROUPS) -> list
     # Crisp training reals (appended last, so caching them kept the shards above): the crisp
     # check's processing applied to training reals of DFDC, UTKFace and GAN web photos, in
     # their own groups; never FF++ (kept out of recipe selection) and never an eval file.
-    for g in order[:SHARP_DFDC]:
-        r = next(r for r in by_group[g] if r["label"] == "real")
-        items.append(Item(str(data / "train/dfdc" / r["file"]), "sharp", 0, "dfdc:" + g, "train"))
+    items += [Item(dfdc_real(g), "sharp", 0, "dfdc:" + g, "train") for g in order[:SHARP_DFDC]]
     items += [Item(str(f), "sharp", 0, "utk:" + f.name, "train") for f in train[-SHARP_UTK:]]
     gan_train = [i for i in items if i.source == "gan" and i.label == 0 and i.split == "train"]
     items += [Item(i.path, "sharp", 0, i.group, "train") for i in gan_train[:SHARP_GAN]]
