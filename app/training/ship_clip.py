@@ -76,7 +76,9 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
     with_ffpp = any(k.startswith("ffpp") for k in counts)
     with_sbi = bool(counts.get("sbi fake"))
     return {
-        "id": f"dfi-clipvitb16-ml{len(layers)}" + ("-ffpp-v5" if with_ffpp else "-v4"),
+        # A default that names the recipe and the day; a release number comes from --id.
+        "id": f"dfi-clipvitb16-ml{len(layers)}p{len(pools)}" + ("-ffpp" if with_ffpp else "")
+              + f"-{date.today():%Y%m%d}",
         "trained": True,
         "architecture": ARCH_CLIP,
         "input_size": 224,
