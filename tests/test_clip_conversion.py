@@ -152,3 +152,24 @@ def test_card_feature_pools_build_the_matching_model():
     model = build_model(ARCH_CLIP, card)
     assert model.pools == ("mean", "std") and model.feature_layers == (10, 11)
     assert model.head.in_features == 2 * 768 * 2
+
+
+@pytest.mark.skipif(not (weights_dir() / "detector.json").exists(), reason="no shipped detector")
+def test_bf16_weights_stored_once_give_the_same_scores(astronaut):
+    """Detector.load stores the backbone's conv/linear weights in bf16 under a bf16 card (no
+    per-call cast); scores must be bit-identical to float32 weights cast by autocast."""
+    import cv2
+
+    from app.core.detector import Detector
+
+    card = weights_dir() / "detector.json"
+    cast, plain = Detector.load(card), Detector.load(card, cast_weights=False)
+    if cast.card.autocast != "bfloat16":
+        pytest.skip("the shipped card does not run under bf16 autocast")
+    size = cast.card.input_size
+    crops = np.stack([cv2.resize(astronaut[0:300, 100:380], (size, size)),
+                      cv2.resize(astronaut, (size, size))])
+    np.testing.assert_array_equal(cast.predict(crops)[0], plain.predict(crops)[0])
+    dtypes = {p.dtype for n, p in cast.model.named_parameters() if n.endswith("fc1.weight")}
+    assert dtypes == {torch.bfloat16}
+    assert cast.model.head.weight.dtype == torch.float32  # the head runs in float32

@@ -31,6 +31,11 @@ DEFAULT_TARGET_LAYER = {
 VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
 
 
+HEATMAP_GRADCAM = "gradcam"
+HEATMAP_TOKEN_RELEVANCE = "token_relevance"
+HEATMAP_METHODS = (HEATMAP_GRADCAM, HEATMAP_TOKEN_RELEVANCE)
+
+
 @dataclass
 class ModelCard:
     """What the app needs to know about a detector; the JSON may hold much more (kept in `raw`)."""
@@ -49,6 +54,9 @@ class ModelCard:
     view_scales: tuple[float, ...] = ()
     view_flip: bool = False
     gradcam_layer: str | None = None
+    # How the heatmap is made: "gradcam" (hook `gradcam_layer`, one backward pass) or
+    # "token_relevance" (CLIP multi-layer heads: ClipDetector.relevance, no backward pass).
+    heatmap_method: str = HEATMAP_GRADCAM
     trained: bool = True
     weights_file: str | None = None
     weights_sha256: str | None = None
@@ -85,6 +93,7 @@ class ModelCard:
                                   .get("scales", ())),
                 view_flip=bool((raw.get("test_time_views") or {}).get("flip", False)),
                 gradcam_layer=raw.get("gradcam_target_layer"),
+                heatmap_method=_heatmap_method(raw),
                 trained=bool(raw.get("trained", False)),
                 weights_file=raw.get("weights_file"),
                 weights_sha256=raw.get("weights_sha256"),
@@ -166,11 +175,14 @@ class Detector:
         self._mean = None
 
     @classmethod
-    def load(cls, weights: str | Path | None = None, *, allow_untrained: bool = False) -> Detector:
+    def load(cls, weights: str | Path | None = None, *, allow_untrained: bool = False,
+             cast_weights: bool = True) -> Detector:
         """Load from a model card (.json), safetensors with a card beside it, or a seed checkpoint.
 
         `weights=None` uses the app's bundled card. An untrained card is refused unless
         `allow_untrained` (tests): the app never presents random weights as a verdict.
+        `cast_weights=False` keeps float32 backbone weights even under a bf16 card (tests compare
+        the two; see :func:`cast_for_autocast`).
         """
         path = Path(weights) if weights else default_model_card()
         if path.suffix in (".pt", ".pth", ".ckpt"):
@@ -200,6 +212,8 @@ class Detector:
         if card.backbone_file:
             state.update(_backbone_state(card, card_path.parent / card.backbone_file))
         _load_state(model, state, wfile)
+        if cast_weights and card.autocast == "bfloat16":
+            cast_for_autocast(model)
         return cls(card, model)
 
     @classmethod
@@ -333,6 +347,38 @@ def _backbone_state(card: ModelCard, path: Path) -> dict:
     else:
         state = {k: v.float() for k, v in load_file(str(path)).items()}
     return {"backbone." + k: v for k, v in state.items()}
+
+
+def _heatmap_method(raw: dict) -> str:
+    method = str(raw.get("heatmap_method", HEATMAP_GRADCAM))
+    if method not in HEATMAP_METHODS:
+        raise ValueError(f"heatmap_method {method!r} (known: {', '.join(HEATMAP_METHODS)})")
+    if method == HEATMAP_TOKEN_RELEVANCE and raw.get("architecture") != ARCH_CLIP:
+        raise ValueError(f"heatmap_method {method!r} needs architecture {ARCH_CLIP}")
+    return method
+
+
+def cast_for_autocast(model) -> None:
+    """Store the backbone's conv and linear weights in bfloat16, once.
+
+    Under CPU bf16 autocast PyTorch casts every float32 conv/linear weight to bf16 on every call
+    (a ViT-B/16 forward spent 73 of its 201 ms copying weights); a bf16 weight is used as is.
+    The rounding is the same (float32 -> bf16 either way), so scores are bit-identical
+    (tests/test_clip_conversion.py), and the float32 copy is not kept: ~170 MB less memory.
+    Only `model.backbone`: a head that runs in float32 outside autocast stays float32.
+    """
+    import torch
+    from torch import nn
+
+    backbone = getattr(model, "backbone", None)
+    if backbone is None:
+        return
+    for module in backbone.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            for name in ("weight", "bias"):
+                param = getattr(module, name)
+                if param is not None:
+                    param.data = param.data.to(torch.bfloat16)
 
 
 def _load_state(model, state: dict, source: Path) -> None:

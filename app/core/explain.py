@@ -19,6 +19,9 @@ class Explainer:
     The map is GradCAM (Selvaraju et al.): channel weights = mean gradient over space,
     map = ReLU(sum of weighted activations), scaled per face with pytorch-grad-cam's
     `scale_cam_image`. For a ViT the patch tokens are reshaped to their grid first.
+    A card with `heatmap_method: token_relevance` (the CLIP detector) takes its map from
+    `ClipDetector.relevance` instead: one forward pass, no hook, no backward pass through the
+    network; scaled the same way.
     """
 
     def __init__(self, detector) -> None:
@@ -36,8 +39,17 @@ class Explainer:
         import torch
         from pytorch_grad_cam.utils.image import scale_cam_image
 
+        from app.core.detector import HEATMAP_TOKEN_RELEVANCE
+
         det = self.detector
         x = det.preprocess(crops)
+        size = crops.shape[1]
+        if det.card.heatmap_method == HEATMAP_TOKEN_RELEVANCE:
+            with det.autocast():
+                out, rel = det.model.relevance(x)
+            lg = out.float().numpy()
+            return lg, det.card.calibrate(lg), scale_cam_image(rel.numpy(), (size, size)).astype(
+                np.float32)
         self._local.capture, self._local.activation = True, None
         try:
             with torch.enable_grad(), det.autocast():
@@ -56,7 +68,6 @@ class Explainer:
             a, g = self._reshape(a), self._reshape(g)
         weights = g.mean(dim=(2, 3), keepdim=True)
         cam = torch.relu((weights * a).sum(dim=1)).numpy()
-        size = crops.shape[1]
         maps = scale_cam_image(cam, (size, size)).astype(np.float32)
         lg = logits.numpy()
         return lg, det.card.calibrate(lg), maps

@@ -87,6 +87,7 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
         "feature_layers": layers,
         "feature_pools": pools,
         "autocast": "bfloat16",
+        "heatmap_method": "token_relevance",
         "gradcam_target_layer": f"backbone.encoder.layers.{min(layers)}",
         "threshold": cal["threshold"],
         "uncertain_band": cal["uncertain_band"],

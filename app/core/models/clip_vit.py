@@ -17,8 +17,17 @@ The detector (:class:`ClipDetector`) reads the residual stream after chosen laye
 all 12), pools each (by default into [class token, mean of the 196 patch tokens]; see
 `POOLS`), standardises the
 concatenation with the training set's mean/std and applies one linear unit: p(fake) = sigmoid.
-GradCAM hooks `backbone.encoder.layers.<first feature layer>` (every feature depends on it, so
-its gradients carry the whole decision); the 196 patch tokens are reshaped to the 14 x 14 grid.
+The heatmap (card `heatmap_method: token_relevance`, :meth:`ClipDetector.relevance`) needs no
+backward pass through the transformer: the head is linear in each feature layer's pooled tokens,
+so each layer's patch tokens get the decision's gradient along that direct path times their
+deviation from the layer's mean token (a LayerCAM-like gradient x activation, per token rather
+than GradCAM's per-channel mean gradient), summed over the 12 layers; drawn for the patch-std
+pooling, the texture statistics (`RELEVANCE_PATHS`). It costs a few ms per face instead of
+GradCAM's ~250 ms backward pass, and in the deletion test in docs/DETECTOR.md its hottest
+regions moved the verdict more than GradCAM's.
+GradCAM stays available (`heatmap_method: gradcam`): it hooks
+`backbone.encoder.layers.<first feature layer>` (every feature depends on it, so its gradients
+carry the whole decision); the 196 patch tokens are reshaped to the 14 x 14 grid.
 """
 
 from __future__ import annotations
@@ -49,6 +58,8 @@ DEFAULT_FEATURE_LAYERS = tuple(range(LAYERS))  # what the shipped card uses
 POOLS = ("cls", "mean", "center", "std")
 DEFAULT_POOLS = ("cls", "mean")
 CENTER = (3, 11)  # rows / columns 3..10 of the 14 x 14 grid
+# What the heatmap draws (ClipDetector.relevance): the first of these the head has.
+RELEVANCE_PATHS = (("std",), ("mean", "center"), ("mean",), ("center",))
 
 
 class QuickGELU(nn.Module):
@@ -155,7 +166,11 @@ def _pool(h: torch.Tensor, how: str) -> torch.Tensor:
         a, b = CENTER
         return grid[:, a:b, a:b].mean(dim=(1, 2))
     if how == "std":
-        return patches.float().std(dim=1, unbiased=False).to(h.dtype)
+        # Two passes by hand: 5x faster than Tensor.std over the token axis on CPU, same values
+        # to float32 rounding (2e-7).
+        x = patches.float()
+        centred = x - x.mean(dim=1, keepdim=True)
+        return centred.square().mean(dim=1).sqrt().to(h.dtype)
     raise ValueError(f"unknown pooling {how!r} (known: {', '.join(POOLS)})")
 
 
@@ -198,6 +213,62 @@ class ClipDetector(nn.Module):
         # product rounded to bf16 moved a face's logit by 0.05 with the batch it came in.
         with torch.autocast(x.device.type, enabled=False):
             return self.head((f.float() - self.feat_mean) / self.feat_std)
+
+    def relevance(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (N,), patch relevance (N, 14, 14)) from one forward pass, without a backward
+        pass through the transformer (the heatmap; see the module docstring).
+
+        The head is linear in every layer's pooled tokens, so the decision (the fake logit where
+        p >= 0.5, else the real one) has a direct path from each feature layer's patch tokens.
+        Per layer: the decision's gradient along that path times the token's deviation from the
+        layer's mean patch token, summed over channels; then summed over layers, ReLU. The
+        gradients are written out per pooling (the class token is not a patch: no share):
+            mean    v / 196                       for every patch token
+            center  v / 64                        for the central 8 x 8 patches, else 0
+            std     v * (a - mean) / (196 * std)  (d std / d a, per channel)
+        with v = the head's weight / the feature's std. Only the std path is drawn when the
+        head has one (`RELEVANCE_PATHS`): in the deletion test (docs/DETECTOR.md) the regions it
+        marks moved the verdict most, while the mean/centre paths marked regions whose removal
+        made faces look *more* fake. `tests/test_token_relevance.py` checks the written-out
+        gradients against autograd. Run under the same autocast as `forward`: the logits are the
+        same computation.
+        """
+        with torch.inference_mode():
+            hidden = self.backbone.hidden_states(x, upto=max(self.feature_layers))
+            f = pool_tokens(hidden, self.feature_layers, self.pools)
+            with torch.autocast(x.device.type, enabled=False):
+                out = self.head((f.float() - self.feat_mean) / self.feat_std).reshape(-1)
+                sign = torch.where(out >= 0, 1.0, -1.0)[:, None]
+                v = (self.head.weight[0] / self.feat_std).reshape(len(self.feature_layers),
+                                                                   len(self.pools), WIDTH)
+                inner = torch.zeros(GRID, GRID, dtype=torch.bool)
+                inner[CENTER[0]:CENTER[1], CENTER[0]:CENTER[1]] = True
+                inner = inner.reshape(-1)
+                rel = torch.zeros(x.shape[0], GRID * GRID)
+                paths = self.relevance_paths()
+                for k, i in enumerate(self.feature_layers):
+                    a = hidden[i][:, 1:].float()
+                    d = a - a.mean(dim=1, keepdim=True)
+                    for j, how in enumerate(self.pools):
+                        if how not in paths:
+                            continue
+                        if how == "mean":
+                            rel += d @ v[k, j] / (GRID * GRID)
+                        elif how == "center":
+                            rel += (d @ v[k, j] / int(inner.sum())) * inner
+                        elif how == "std":
+                            sd = d.square().mean(dim=1).sqrt().clamp_min(1e-12)  # (N, 768)
+                            rel += (d.square() * (v[k, j] / sd)[:, None, :]).sum(dim=2) / (
+                                GRID * GRID)
+                rel = torch.relu(sign * rel)
+        return out.clone(), rel.reshape(-1, GRID, GRID).clone()
+
+    def relevance_paths(self) -> tuple[str, ...]:
+        """The poolings whose direct paths the heatmap draws (see `relevance`)."""
+        for choice in RELEVANCE_PATHS:
+            if set(choice) <= set(self.pools):
+                return choice
+        return ()
 
     def head_state(self) -> dict[str, torch.Tensor]:
         """The trained part (what weights/detector.safetensors holds for this architecture)."""
