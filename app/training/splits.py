@@ -55,6 +55,10 @@ def split_of(dataset: str, name: str) -> str:
         return _bucket("ffpp:" + ffpp_group(name), FFPP_FRACTIONS)
     if dataset.startswith("gan"):
         return _bucket("gan:" + Path(name).name, GAN_FRACTIONS)
+    if dataset.startswith("dfdc_train"):
+        # train/dfdc is a training set as a whole: its source videos are not in dev/dfdc (the
+        # data README), which holds DFDC's cal/eval faces (split by group in clip_features).
+        return "train"
     if dataset == "utkface":
         return _bucket("utk:" + Path(name).name, UTK_FRACTIONS)
     raise ValueError(dataset)
