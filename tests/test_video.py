@@ -161,6 +161,44 @@ def test_fifo_passed_as_a_video_fails_fast_with_a_clear_message(tmp_path):
         assert "clip\\nfrom phone.mp4" in message and "\n" not in message, message
 
 
+def test_a_video_swapped_for_a_pipe_after_the_check_is_refused_not_read_forever(clip, tmp_path):
+    """The check and the opening are separate steps: a name that becomes a FIFO in between must
+    not block the hash, the container reader or OpenCV (each opens without blocking and checks
+    what it opened; OpenCV gets the opened file's /proc/self/fd link on Linux)."""
+    from app.core.video_io import VideoLoadError, _open, check_video_file, sha256_of_file
+    from app.core.video_meta import read_container_metadata
+    from tests.guards import no_hang
+
+    path = tmp_path / "swapped.mp4"
+    path.write_bytes(clip.read_bytes())
+    check_video_file(str(path))
+    path.unlink()
+    os.mkfifo(path)
+    with no_hang(5, fifos=(path,)):
+        for call in (lambda: sha256_of_file(str(path)), lambda: _open(str(path))):
+            with pytest.raises(VideoLoadError, match="named pipe"):
+                call()
+        assert read_container_metadata(str(path)) == {}
+
+
+def test_opencv_reads_the_file_that_was_checked(clip, tmp_path, monkeypatch):
+    """OpenCV is handed the opened file, not its name, where the OS allows (Linux /proc)."""
+    import cv2
+
+    from app.core import video_io
+
+    names = []
+    real = cv2.VideoCapture
+    monkeypatch.setattr(cv2, "VideoCapture", lambda name, *a: names.append(name) or real(name, *a))
+    cap = video_io._open(str(clip))
+    try:
+        assert cap.isOpened() and cap.read()[0]
+    finally:
+        cap.release()
+    if os.path.isdir("/proc/self/fd"):
+        assert names[0].startswith("/proc/self/fd/")
+
+
 def test_other_non_files_passed_as_a_video(tmp_path):
     from app.core.errors import FileMissingError
     from app.core.video_io import VideoLoadError, check_video_file

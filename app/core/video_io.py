@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.errors import FileMissingError, ImageLoadError, InspectorError
-from app.core.files import check_readable
+from app.core.files import check_readable, open_regular
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"})
 MAX_VIDEO_BYTES = 16 * 1024**3  # 16 GiB: hours of phone video; beyond that, refuse
@@ -99,10 +99,11 @@ def check_video_file(path: str) -> int:
 
 
 def sha256_of_file(path: str, cancel: Cancel = None) -> str | None:
-    """SHA-256 in 1 MiB chunks (None if cancelled part-way)."""
+    """SHA-256 in 1 MiB chunks (None if cancelled part-way). Opened with `open_regular`, so a
+    path swapped for a pipe or device after the check is refused, never read forever."""
     cancelled = as_cancel_check(cancel)
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with _open_checked(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             if cancelled():
                 return None
@@ -110,10 +111,25 @@ def sha256_of_file(path: str, cancel: Cancel = None) -> str | None:
     return h.hexdigest()
 
 
+def _open_checked(path: str):
+    """open_regular with the video's error types."""
+    try:
+        return open_regular(path)
+    except FileMissingError:
+        raise
+    except ImageLoadError as exc:
+        raise VideoLoadError(str(exc)) from exc
+
+
 def _open(path: str):
+    """OpenCV's capture of a regular file that cannot be swapped under it: the file is opened
+    (non-blocking, type-checked) first, and on Linux FFmpeg is given that open file's
+    /proc/self/fd link, which reopens the same file even if the name now points at a pipe."""
     import cv2
 
-    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    with _open_checked(path) as fh:
+        pinned = f"/proc/self/fd/{fh.fileno()}"
+        cap = cv2.VideoCapture(pinned if os.path.exists(pinned) else path, cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
         raise VideoLoadError(

@@ -37,14 +37,18 @@ _APPLE_KEYS = {
 def read_container_metadata(path: str) -> dict:
     """{'container', 'creation_time', 'encoder', 'handlers', ...} as plain strings; {} when the
     container is neither ISO-BMFF nor Matroska, and never raises for a damaged file."""
+    from app.core.errors import InspectorError
+    from app.core.files import open_regular
+
     try:
-        with open(path, "rb") as fh:
+        # open_regular: never blocks, even if the path became a pipe since it was checked
+        with open_regular(path) as fh:
             head = fh.read(12)
             if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free"):
                 return _Mp4Reader(fh).read()
             if head[:4] == b"\x1a\x45\xdf\xa3":
                 return _read_matroska(fh)
-    except (OSError, ValueError, struct.error, OverflowError):
+    except (OSError, ValueError, struct.error, OverflowError, InspectorError):
         return {}
     return {}
 
