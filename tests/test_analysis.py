@@ -165,3 +165,16 @@ def test_test_time_views_average_mirrored_and_rescaled_crops(tmp_path, astronaut
         assert mapped.faces[0].heatmap is not None
     finally:
         tta.close()
+
+
+def test_tiers_leave_no_gap_between_the_band_and_the_threshold():
+    from app.core.detector import ModelCard
+
+    card = ModelCard(id="t", architecture="clip_vit_b16_multilayer", input_size=224,
+                     normalization="clip", threshold=0.9572, uncertain_band=(0.3196, 0.9571))
+    assert [card.tier(p) for p in (0.3195, 0.3196, 0.9571, 0.95715, 0.9572)] == [
+        "real", "uncertain", "uncertain", "uncertain", "fake"]
+    wide = ModelCard(id="t", architecture="x", input_size=1, normalization="unit",
+                     threshold=0.8, uncertain_band=(0.3, 0.9))  # the band wins over 0.8
+    assert [wide.tier(p) for p in (0.29, 0.85, 0.9, 0.91)] == ["real", "uncertain",
+                                                               "uncertain", "fake"]

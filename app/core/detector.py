@@ -118,9 +118,14 @@ class ModelCard:
         return 1.0 / (1.0 + np.exp(-z))
 
     def tier(self, p_fake: float) -> str:
-        """'fake', 'real' or 'uncertain' for a calibrated p(fake)."""
-        if self.uncertain_band and self.uncertain_band[0] <= p_fake <= self.uncertain_band[1]:
-            return "uncertain"
+        """'fake', 'real' or 'uncertain' for a calibrated p(fake). The band wins over the
+        threshold, and reaches up to the threshold even where its stored upper end stops short
+        (cards store it rounded, e.g. [0.3196, 0.9571] with the threshold at 0.9572: a p of
+        0.95715 would otherwise have been called real)."""
+        if self.uncertain_band:
+            lo, hi = self.uncertain_band
+            if lo <= p_fake and (p_fake <= hi or p_fake < self.threshold):
+                return "uncertain"
         return "fake" if p_fake >= self.threshold else "real"
 
 
