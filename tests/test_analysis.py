@@ -178,3 +178,33 @@ def test_tiers_leave_no_gap_between_the_band_and_the_threshold():
                      threshold=0.8, uncertain_band=(0.3, 0.9))  # the band wins over 0.8
     assert [wide.tier(p) for p in (0.29, 0.85, 0.9, 0.91)] == ["real", "uncertain",
                                                                "uncertain", "fake"]
+
+
+def test_shown_percents_never_contradict_the_verdict_they_come_with():
+    """Whole percents next to the words "below 32 % real, 32-95 % uncertain, from 96 % up
+    fake": rounding must not print a real face at 32 % (band from 31.96 %) or an uncertain one
+    at 96 % (threshold 95.72 %); at most one point from plain rounding."""
+    from app.core.detector import ModelCard, judged_by, shown_cutoffs, shown_percent
+
+    card = ModelCard(id="m", architecture="clip_vit_b16_multilayer", input_size=224,
+                     normalization="clip", threshold=0.9572, uncertain_band=(0.3196, 0.9571))
+    assert shown_cutoffs(card) == (32, 96)
+    assert [shown_percent(p, card) for p in (0.318, 0.3196, 0.50, 0.9569, 0.9572, 0.999)] == [
+        31, 32, 50, 95, 96, 100]
+    assert shown_percent(0.318) == 32  # without cutoffs: plain rounding
+    lo, hi = shown_cutoffs(card)
+    for p in np.linspace(0, 1, 20001):
+        n, tier = shown_percent(p, card), card.tier(p)
+        assert abs(n - 100 * p) <= 1.0 + 1e-9
+        assert {"real": n < lo, "uncertain": lo <= n < hi, "fake": n >= hi}[tier], (p, n, tier)
+    no_band = ModelCard(id="m", architecture="x", input_size=1, normalization="unit",
+                        threshold=0.834)
+    assert shown_cutoffs(no_band) == (None, 83)
+    assert shown_percent(0.833, no_band) == 82 and shown_percent(0.834, no_band) == 83
+
+    class Rec:
+        model = "m"
+
+    assert judged_by(card, Rec()) is card
+    Rec.model = "older-model"
+    assert judged_by(card, Rec()) is None  # another model's record: its own cutoffs unknown

@@ -122,11 +122,52 @@ class ModelCard:
         threshold, and reaches up to the threshold even where its stored upper end stops short
         (cards store it rounded, e.g. [0.3196, 0.9571] with the threshold at 0.9572: a p of
         0.95715 would otherwise have been called real)."""
-        if self.uncertain_band:
-            lo, hi = self.uncertain_band
-            if lo <= p_fake and (p_fake <= hi or p_fake < self.threshold):
-                return "uncertain"
-        return "fake" if p_fake >= self.threshold else "real"
+        return tier_of(p_fake, self.threshold, self.uncertain_band)
+
+
+def tier_of(p_fake: float, threshold: float, band: tuple[float, float] | None) -> str:
+    """ModelCard.tier for any cutoffs (a clip stores the ones it was judged with)."""
+    if band:
+        lo, hi = band
+        if lo <= p_fake and (p_fake <= hi or p_fake < threshold):
+            return "uncertain"
+    return "fake" if p_fake >= threshold else "real"
+
+
+def shown_cutoffs(cutoffs) -> tuple[int | None, int]:
+    """(band start, fake cutoff) as the whole percents the app prints: "below L % real, from
+    L % to H - 1 % uncertain, from H % up fake". `cutoffs`: anything with `threshold` and
+    `uncertain_band` (a ModelCard, or a clip's stored settings)."""
+    band = cutoffs.uncertain_band
+    top = max(band[1], cutoffs.threshold) if band else cutoffs.threshold
+    lo = round(100 * band[0]) if band else None
+    hi = round(100 * top)
+    return (lo if lo is None or lo < hi else None), hi
+
+
+def judged_by(card, record):
+    """`card` when it judged `record` (a result or history entry with the same model id), so
+    the record's shown percent can agree with its verdict; else None (plain rounding)."""
+    return card if card is not None and getattr(record, "model", None) == card.id else None
+
+
+def shown_percent(p_fake: float, cutoffs=None) -> int:
+    """p(fake) as the whole percent the app shows. Given the cutoffs the face was judged by,
+    rounding never crosses the printed ones: with the band starting at 31.96 %, a real face at
+    31.8 % reads 31 %, not a "32 %" that the words "below 32 % real" would contradict (at most
+    one point from plain rounding, and only next to a cutoff)."""
+    n = round(100 * p_fake)
+    if cutoffs is None:
+        return n
+    lo, hi = shown_cutoffs(cutoffs)
+    tier = tier_of(p_fake, cutoffs.threshold, cutoffs.uncertain_band)
+    if tier == "fake":
+        n = max(n, hi)
+    elif tier == "uncertain" and lo is not None:
+        n = min(max(n, lo), hi - 1)
+    elif tier == "real":
+        n = min(n, (hi if lo is None else lo) - 1)
+    return max(0, min(100, n))
 
 
 def build_model(architecture: str, card: ModelCard | None = None):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from app import __version__
+from app.core.detector import judged_by, shown_percent
 from app.core.results import VERDICT_TEXT, AnalysisResult, Status, Verdict
 
 OVERVIEW_MAX_SIDE = 720  # px of the embedded overview image
@@ -120,10 +121,12 @@ class CaseReport:
         against the analysed SHA-256)."""
         self._untrained |= any("UNTRAINED" in w for w in result.warnings)
         index = len(self._sections) + 1
-        self._sections.append(_section(result, rgb, index, notes, _tags(tags), self.forensics))
+        cut = judged_by(self.card, result)  # shown percents agree with the verdicts
+        self._sections.append(_section(result, rgb, index, notes, _tags(tags), self.forensics,
+                                       cut))
         name = Path(result.path).name if result.path else f"image {index}"
         signals = sum(1 for m in result.metadata if m.get("severity") == "warning")
-        self._rows.append(_Row(name, _verdict_text(result), _score(result.p_fake),
+        self._rows.append(_Row(name, _verdict_text(result), _score(result.p_fake, cut),
                                len(result.faces), signals))
 
     def html(self) -> str:
@@ -186,7 +189,7 @@ def render_html(results: AnalysisResult | Iterable[AnalysisResult], *, card=None
 # -- one result ----------------------------------------------------------------------------------
 
 def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str],
-             forensics: list[str] | None = None) -> str:
+             forensics: list[str] | None = None, cutoffs=None) -> str:
     from app.core.report_video import is_video_result, video_section
 
     if is_video_result(result):  # a clip: timeline and frames instead of one picture
@@ -202,7 +205,7 @@ def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str
         ("SHA-256", result.sha256 or "?"),
         ("Size", f"{size:,} bytes, {w_h}" if size is not None else w_h),
         ("Analysed at (UTC)", result.analysed_at or "?"), ("Model", result.model or "?"),
-        ("Verdict", _verdict_text(result)), ("Score p(fake)", _score(result.p_fake)),
+        ("Verdict", _verdict_text(result)), ("Score p(fake)", _score(result.p_fake, cutoffs)),
     ], mono=frozenset({"SHA-256"})))
     if result.status == Status.ERROR:
         parts.append(f"<p class='banner'>Could not be analysed: {esc(result.error)}</p>")
@@ -211,7 +214,7 @@ def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str
     if rgb is not None:
         parts.append(_overview(rgb, result))
     if result.faces:
-        parts.append(_faces_table(result, rgb))
+        parts.append(_faces_table(result, rgb, cutoffs))
     parts.append(_quality_html(result))
     parts.append(_metadata_html(result))
     if forensics and result.status != Status.ERROR:
@@ -269,7 +272,7 @@ def _overview(rgb: np.ndarray, result: AnalysisResult) -> str:
             f"height='{img.shape[0]}' alt='the image with numbered face boxes'></p>")
 
 
-def _faces_table(result: AnalysisResult, rgb) -> str:
+def _faces_table(result: AnalysisResult, rgb, cutoffs=None) -> str:
     from app.core.explain import blend, colorize
     from app.core.faces import crop_box
 
@@ -291,7 +294,8 @@ def _faces_table(result: AnalysisResult, rgb) -> str:
         verdict = VERDICT_TEXT.get(face.verdict, "?") if face.verdict else "?"
         color = VERDICT_COLOR.get(face.verdict, "#424242")
         notes = "<br>".join(esc(w) for w in face.warnings)
-        rows.append(f"<tr><td>{i}</td><td>{crop}</td><td>{heat}</td><td>{_score(face.p_fake)}"
+        rows.append(f"<tr><td>{i}</td><td>{crop}</td><td>{heat}</td>"
+                    f"<td>{_score(face.p_fake, cutoffs)}"
                     f"<br><span class='muted'>detector {face.det_score:.2f}</span></td>"
                     f"<td><font color='{color}'><b>{esc(verdict)}</b></font></td>"
                     f"<td>{notes}</td></tr>")
@@ -376,8 +380,10 @@ def _sev(severity) -> str:
             f"<font color='white'>&nbsp;{esc(s.upper())}&nbsp;</font></span>")
 
 
-def _score(p: float | None) -> str:
-    return "\u2014" if p is None else f"{p:.2f} ({p * 100:.0f}% fake)"
+def _score(p: float | None, cutoffs=None) -> str:
+    """p(fake) to three decimals and in whole percent as the app shows it (never across a
+    cutoff the verdict was judged by: detector.shown_percent)."""
+    return "\u2014" if p is None else f"{p:.3f} ({shown_percent(p, cutoffs)}% fake)"
 
 
 def _verdict_text(result: AnalysisResult) -> str:

@@ -19,7 +19,14 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from app.core.plaintext import one_line
 from app.ui.plain import plain_tip
-from app.ui.theme import VERDICT_LABELS, percent, pixmap_from_jpeg, verdict_color, verdict_word
+from app.ui.theme import (
+    VERDICT_LABELS,
+    cutoffs_for,
+    percent,
+    pixmap_from_jpeg,
+    verdict_color,
+    verdict_word,
+)
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1
 VERDICT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -112,7 +119,8 @@ class GalleryModel(QAbstractListModel):
             return self.thumbnail(index.row())
         if role == Qt.ItemDataRole.ToolTipRole:
             r = item.result
-            lines = [item.path or item.name, f"{VERDICT_LABELS[item.verdict]} {percent(r.p_fake)}"]
+            lines = [item.path or item.name,
+                     f"{VERDICT_LABELS[item.verdict]} {percent(r.p_fake, cutoffs_for(r))}"]
             if r.error:
                 lines.append(r.error)
             lines += list(r.warnings)
@@ -202,7 +210,7 @@ class GalleryDelegate(QStyledItemDelegate):
                              "Unreadable file" if item.verdict == "error" else "No preview")
         badge_text = VERDICT_LABELS[item.verdict]
         if item.result.p_fake is not None:
-            badge_text += f"  {percent(item.result.p_fake)}"
+            badge_text += f"  {percent(item.result.p_fake, cutoffs_for(item.result))}"
         font = QFont(option.font)
         font.setBold(True)
         painter.setFont(font)

@@ -26,7 +26,14 @@ from app.core.history import HistoryEntry, HistoryError
 from app.core.plaintext import one_line
 from app.ui.plain import plain_tip
 from app.ui.result_view import local_time
-from app.ui.theme import VERDICT_LABELS, icon, percent, pixmap_from_jpeg, verdict_color
+from app.ui.theme import (
+    VERDICT_LABELS,
+    cutoffs_for,
+    icon,
+    percent,
+    pixmap_from_jpeg,
+    verdict_color,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +86,8 @@ class HistoryModel(QAbstractTableModel):
             return [
                 "", one_line(e.file_name or ""), local_time(e.analysed_at),
                 VERDICT_LABELS.get(verdict, verdict),
-                percent(e.p_fake), str(len(e.faces)) if e.status != "error" else "", e.tags,
+                percent(e.p_fake, cutoffs_for(e)),
+                str(len(e.faces)) if e.status != "error" else "", e.tags,
                 e.notes.replace("\n", " ")[:80],
             ][col]
         if role == Qt.ItemDataRole.ForegroundRole and col == 3:

@@ -31,6 +31,7 @@ class ImageView(QGraphicsView):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self._cutoffs = None
         self.setScene(QGraphicsScene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing
                             | QPainter.RenderHint.SmoothPixmapTransform)
@@ -51,8 +52,11 @@ class ImageView(QGraphicsView):
 
     # -- content ---------------------------------------------------------------------------------
 
-    def set_image(self, image: QImage | None, faces: list, *, scale: float = 1.0) -> None:
-        """Show `image` (scaled by `scale` into image coordinates, e.g. a stored thumbnail)."""
+    def set_image(self, image: QImage | None, faces: list, *, scale: float = 1.0,
+                  cutoffs=None) -> None:
+        """Show `image` (scaled by `scale` into image coordinates, e.g. a stored thumbnail);
+        `cutoffs`: what the faces were judged by, for their labels (theme.percent)."""
+        self._cutoffs = cutoffs
         self.scene().clear()
         self._heat_items, self._box_items, self._label_items = [], [], []
         self._faces = list(faces)
@@ -102,7 +106,7 @@ class ImageView(QGraphicsView):
         rect = QGraphicsRectItem(QRectF(x1, y1, x2 - x1, y2 - y1))
         rect.setZValue(2)
         self.scene().addItem(rect)
-        label = QGraphicsSimpleTextItem(f" {i + 1}  {percent(face.p_fake)} fake ")
+        label = QGraphicsSimpleTextItem(f" {i + 1}  {percent(face.p_fake, self._cutoffs)} fake ")
         label.setBrush(QBrush(QColor("white")))
         label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         label.setPos(QPointF(x1, y1))

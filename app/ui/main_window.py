@@ -31,7 +31,7 @@ from app.ui.history_view import HistoryView
 from app.ui.prefs import Prefs
 from app.ui.report_export import ReportExporter, report_item
 from app.ui.result_view import ResultView
-from app.ui.theme import app_icon, icon, qimage_to_rgb
+from app.ui.theme import app_icon, icon, qimage_to_rgb, set_live_card
 from app.ui.video_panel import VIDEO_PATTERNS, attach_video
 from app.ui.widgets import Banner
 from app.ui.worker import AnalysisService
@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, card) -> None:
         self.card, self.model_ready, self.model_error = card, True, None
+        set_live_card(card)
         self.result_view.set_card(card)
         self.model_label.setText(f"Model: {card.id}")
         self.statusBar().showMessage("Ready. Drop photos or folders to check them.", 8000)

@@ -6,6 +6,7 @@ import html
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
 
+from app.core.detector import shown_cutoffs
 from app.core.paths import default_model_card
 
 # Keys shown in their own section; everything else in the card goes under "Other details".
@@ -140,16 +141,13 @@ def card_html(card, error: str | None = None) -> str:
     if raw.get("date"):
         facts.append(("Made on", _e(raw["date"])))
     parts.append(_section("What it is", _table(facts)))
-    if card.uncertain_band:
-        lo, hi = card.uncertain_band
-        top = max(hi, card.threshold)  # ModelCard.tier: the band wins, then the threshold
-        tiers = [f"Below {100 * lo:.0f}% a face is called <b>real</b> (no sign of manipulation "
-                 f"found); from {100 * lo:.0f}% to {100 * top:.0f}% the verdict is "
-                 f"<b>uncertain</b> (not checked); above {100 * top:.0f}% it is called "
-                 "<b>fake</b>."]
+    lo, hi = shown_cutoffs(card)  # the whole percents every shown score respects
+    if lo is not None:
+        tiers = [f"Below {lo}% a face is called <b>real</b> (no sign of manipulation found); "
+                 f"from {lo}% to {hi - 1}% the verdict is <b>uncertain</b> (not checked); from "
+                 f"{hi}% up it is called <b>fake</b>."]
     else:
-        tiers = [f"From {100 * card.threshold:.0f}% up a face is called <b>fake</b>; below, "
-                 "<b>real</b>."]
+        tiers = [f"From {hi}% up a face is called <b>fake</b>; below, <b>real</b>."]
     tiers.append("A picture takes the verdict of its most suspicious face.")
     parts.append(_section("How to read the scores", "<p>" + " ".join(tiers) + "</p>"))
     limits = [raw[k] for k in _LIMIT_KEYS if raw.get(k)]

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.detector import judged_by, shown_cutoffs
 from app.core.plaintext import one_line
 from app.core.results import VERDICT_TEXT, Verdict
 from app.ui.case_file import CaseFilePane, warning_count
@@ -228,12 +229,17 @@ class ResultView(QWidget):
         if card is None:
             self.tiers.setText("")
             return
-        text = f"The model calls a face fake from {100 * card.threshold:.0f}% up"
-        if card.uncertain_band:
-            lo, hi = card.uncertain_band
-            text += f"; between {100 * lo:.0f}% and {100 * hi:.0f}% it says it is uncertain"
+        lo, hi = shown_cutoffs(card)
+        text = f"The model calls a face fake from {hi}% up"
+        if lo is not None:
+            text += f"; between {lo}% and {hi - 1}% it says it is uncertain"
         self.tiers.setText(text + ". A score is one clue, not proof: check the source and the "
                            "context too.")
+
+    def cutoffs_for(self, result):
+        """This view's card when it judged `result` (same model id), so shown percents agree
+        with the verdicts; None (plain rounding) for a record made by another model."""
+        return judged_by(self.card, result)
 
     def show_result(self, result, image: QImage | None, *, note: str | None = None,
                     image_scale: float = 1.0) -> None:
@@ -250,14 +256,15 @@ class ResultView(QWidget):
         self.error_label.setText(result.error or "")
         self.error_label.setVisible(bool(result.error))
         faces = list(result.faces)
-        self.summary.setText(self._summary_text(result, word))
+        cut = self.cutoffs_for(result)
+        self.summary.setText(self._summary_text(result, word, cut))
         self.summary.setVisible(bool(self.summary.text()))
         self.face_list.blockSignals(True)
         self.face_list.clear()
         for i, face in enumerate(faces):
             fw = verdict_word(face)
             item = QListWidgetItem(_dot(verdict_color(fw)),
-                                   f"Face {i + 1}:  {percent(face.p_fake)} fake  ({fw})")
+                                   f"Face {i + 1}:  {percent(face.p_fake, cut)} fake  ({fw})")
             self.face_list.addItem(item)
         self.face_list.blockSignals(False)
         row_h = max(self.face_list.sizeHintForRow(0), 18)
@@ -273,7 +280,7 @@ class ResultView(QWidget):
         self.legend.setText(
             "Red and yellow: the areas that weighed most in the decision. Blue: little influence."
             if has_maps else "No heatmap for this record (the picture is not available).")
-        self.image_view.set_image(image, faces, scale=image_scale)
+        self.image_view.set_image(image, faces, scale=image_scale, cutoffs=cut)
         self.image_view.set_overlay_visible(self.overlay_check.isChecked())
         self.image_view.set_overlay_opacity(self.opacity_slider.value() / 100.0)
         warnings = list(result.warnings)
@@ -293,17 +300,18 @@ class ResultView(QWidget):
         self.stack.setCurrentIndex(self.PAGE_RESULT)
 
     @staticmethod
-    def _summary_text(result, word: str) -> str:
+    def _summary_text(result, word: str, cut=None) -> str:
         if word == "error":
             return ""
         if word == "no face":
             return NO_FACE_HELP
         n = len(result.faces)
         if n == 1:
-            return f"The model rates the face {percent(result.p_fake)} likely to be manipulated."
+            return (f"The model rates the face {percent(result.p_fake, cut)} likely to be "
+                    "manipulated.")
         i = top_face_index(result) + 1
         return (f"{n} faces found. The image takes the verdict of its most suspicious face "
-                f"(face {i}, {percent(result.p_fake)} fake).")
+                f"(face {i}, {percent(result.p_fake, cut)} fake).")
 
     # -- faces -----------------------------------------------------------------------------------
 
@@ -330,7 +338,7 @@ class ResultView(QWidget):
         self.face_verdict.setVisible(several)
         self.face_verdict.setText(verdict_text(fw))
         self.face_verdict.setStyleSheet(f"color: {verdict_color(fw).name()};")
-        self.bars.set_p_fake(face.p_fake)
+        self.bars.set_p_fake(face.p_fake, self.cutoffs_for(self.result))
         self.image_view.select_face(index)
 
     def _on_face_row(self, row: int) -> None:

@@ -42,8 +42,26 @@ def verdict_word(result) -> str:
     return str(verdict) if verdict is not None else "no face"
 
 
-def percent(p: float | None) -> str:
-    return "" if p is None else f"{100.0 * p:.0f}%"
+_LIVE = {"card": None}  # the loaded detector's card (MainWindow sets it when the model is ready)
+
+
+def set_live_card(card) -> None:
+    _LIVE["card"] = card
+
+
+def cutoffs_for(record):
+    """detector.judged_by for the loaded detector's card."""
+    from app.core.detector import judged_by
+
+    return judged_by(_LIVE["card"], record)
+
+
+def percent(p: float | None, cutoffs=None) -> str:
+    """p(fake) in whole percent; with the cutoffs it was judged by (a ModelCard, or a clip's
+    stored settings), never across a printed cutoff (detector.shown_percent)."""
+    from app.core.detector import shown_percent
+
+    return "" if p is None else f"{shown_percent(p, cutoffs)}%"
 
 
 @cache

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QToolTip, QWidget
 
+from app.core.detector import shown_cutoffs
 from app.ui.theme import percent
 
 # Distinct, colour-blind-friendlier line colours (Okabe-Ito), one per face, reused cyclically.
@@ -31,6 +32,7 @@ class TimelineWidget(QWidget):
         self.setMouseTracking(True)
         self.setMinimumHeight(170)
         self.video = None
+        self.card = None  # the cutoffs the clip was judged by (a ModelCard or stored settings)
         self.threshold: float | None = None
         self.band: tuple[float, float] | None = None
         self.selected: tuple[int, int] | None = None  # (track id, frame)
@@ -42,6 +44,7 @@ class TimelineWidget(QWidget):
     def set_video(self, video, card=None) -> None:
         """Show a VideoResult; `card` (ModelCard) supplies the threshold and uncertain band."""
         self.video = video
+        self.card = card
         self.threshold = card.threshold if card is not None else None
         self.band = card.uncertain_band if card is not None else None
         self.selected = None
@@ -107,10 +110,11 @@ class TimelineWidget(QWidget):
     def _paint_legend(self, painter: QPainter, r: QRectF) -> None:
         """What the red line and the shading mean, in the top right corner."""
         parts = []
-        if self.threshold is not None:
-            parts.append(f"- - red: threshold {self.threshold:.0%}")
-        if self.band:
-            parts.append(f"shaded: uncertain {self.band[0]:.0%}-{self.band[1]:.0%}")
+        if self.card is not None:  # the whole percents every shown score respects
+            lo, hi = shown_cutoffs(self.card)
+            parts.append(f"- - red: fake from {hi}%")
+            if lo is not None:
+                parts.append(f"shaded: uncertain {lo}-{hi - 1}%")
         parts.append("dotted: scene cut")
         text = "   ".join(parts)
         box = QRectF(r.right() - 420, r.top() + 2, 416, 16)
@@ -173,7 +177,8 @@ class TimelineWidget(QWidget):
         frame, t, track, p = hit
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         QToolTip.showText(event.globalPosition().toPoint(),
-                          f"Face {track} at {_clock(t)} (frame {frame}): {percent(p)} fake\n"
+                          f"Face {track} at {_clock(t)} (frame {frame}): "
+                          f"{percent(p, self.card)} fake\n"
                           "Click to see this frame and its heatmap.", self)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -179,8 +179,9 @@ class VideoView(QWidget):
         self.note.setText(note or "")
         word = verdict_word(video)
         head = verdict_text(word)
+        cut = _cutoffs(video, self.card)
         if video.p_fake is not None:
-            head += f"\n{percent(video.p_fake)} fake (face {video.deciding_track})"
+            head += f"\n{percent(video.p_fake, cut)} fake (face {video.deciding_track})"
         self.badge.set_verdict(word, head)
         if video.status == "error":
             self.summary.setText(video.error or "")
@@ -208,10 +209,11 @@ class VideoView(QWidget):
         rows = min(max(len(video.tracks), 1), 5)  # up to five rows without scrolling
         self.faces.setFixedHeight(self.faces.horizontalHeader().height() + 4
                                   + rows * self.faces.verticalHeader().defaultSectionSize())
+        cut = _cutoffs(video, self.card)
         for row, tr in enumerate(video.tracks):
             lo, hi = tr.p_spread or (None, None)
             cells = [f"Face {tr.id}", f"{_clock(tr.first_t)}-{_clock(tr.last_t)}, "
-                     f"{len(tr.points)} frames", percent(tr.p_fake),
+                     f"{len(tr.points)} frames", percent(tr.p_fake, cut),
                      f"{percent(lo)}-{percent(hi)}" if lo is not None else "",
                      verdict_word(tr)]
             for col, text in enumerate(cells):
@@ -241,8 +243,9 @@ class VideoView(QWidget):
         faces = [FaceResult(box=box, det_score=0.0, p_fake=p, verdict=verdicts.get(track)
                             or Verdict.UNCERTAIN) for track, box, p in key.faces]
         self.frame_view.set_image(rgb_to_qimage(key.rgb), faces, scale=1.0)
+        cut = _cutoffs(self.video, self.card) if self.video else None
         self.frame_caption.setText(f"Frame at {_clock(key.t)} (frame {key.frame}), most "
-                                   f"suspicious face {percent(key.max_p)} fake. Click it for "
+                                   f"suspicious face {percent(key.max_p, cut)} fake. Click it for "
                                    "its heatmap.")
 
     # -- interaction -----------------------------------------------------------------------------
@@ -264,7 +267,9 @@ class VideoView(QWidget):
         """The frame's analysis with heatmaps (the worker's FrameDone)."""
         self.frame_view.set_image(image, result.faces)
         t = frame / (self.video.fps or 25.0) if self.video else 0.0
-        faces = ", ".join(f"box {i + 1}{self._track_of(frame, f.box)}: {percent(f.p_fake)} fake"
+        cut = _cutoffs(self.video, self.card) if self.video else None
+        faces = ", ".join(f"box {i + 1}{self._track_of(frame, f.box)}: "
+                          f"{percent(f.p_fake, cut)} fake"
                           for i, f in enumerate(result.faces)) or "no face found in this frame"
         self.frame_caption.setText(f"Frame {frame} at {_clock(t)}: {faces}. Colours follow "
                                    "each box's verdict in this frame alone.")

@@ -17,11 +17,17 @@ class ConfidenceBars(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._p: float | None = None
+        self._shown: int | None = None
         self.setMinimumHeight(2 * self.ROW + 6)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def set_p_fake(self, p: float | None) -> None:
+    def set_p_fake(self, p: float | None, cutoffs=None) -> None:
+        """`cutoffs`: what the face was judged by, so the printed percent agrees with its
+        verdict (detector.shown_percent); the two printed values add up to 100."""
+        from app.core.detector import shown_percent
+
         self._p = None if p is None else min(max(float(p), 0.0), 1.0)
+        self._shown = None if self._p is None else shown_percent(self._p, cutoffs)
         self.setToolTip(self.text())
         self.update()
 
@@ -29,10 +35,15 @@ class ConfidenceBars(QWidget):
         p = self._p
         return [("Fake", p, FAKE_COLOR), ("Real", None if p is None else 1.0 - p, REAL_COLOR)]
 
+    def _labels(self) -> list[str]:
+        if self._shown is None:
+            return ["-", "-"]
+        return [f"{self._shown}%", f"{100 - self._shown}%"]
+
     def text(self) -> str:
         """The bars in words (tests and screen readers)."""
-        return ", ".join(f"{name} {'-' if v is None else f'{100 * v:.0f}%'}"
-                         for name, v, _ in self.rows())
+        return ", ".join(f"{name} {label}" for (name, _, _), label in zip(self.rows(),
+                                                                       self._labels(), strict=True))
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(260, 2 * self.ROW + 6)
@@ -45,7 +56,8 @@ class ConfidenceBars(QWidget):
         painter.setFont(font)
         label_w, pct_w = 44, 48
         bar_w = max(20, self.width() - label_w - pct_w - 8)
-        for row, (name, value, color) in enumerate(self.rows()):
+        for row, ((name, value, color), txt) in enumerate(zip(self.rows(), self._labels(),
+                                                               strict=True)):
             y = row * (self.ROW + 4)
             painter.setPen(QPen(QColor("#263238")))
             painter.drawText(QRectF(0, y, label_w, self.ROW), Qt.AlignmentFlag.AlignVCenter, name)
@@ -58,7 +70,6 @@ class ConfidenceBars(QWidget):
                 painter.setBrush(QColor(color))
                 painter.drawRoundedRect(fill, 5, 5)
             painter.setPen(QPen(QColor("#263238")))
-            txt = "-" if value is None else f"{100 * value:.0f}%"
             painter.drawText(QRectF(label_w + bar_w + 4, y, pct_w, self.ROW),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, txt)
         painter.end()

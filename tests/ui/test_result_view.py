@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
+from app.core.detector import shown_percent
 from app.core.explain import colorize, overlay_faces
 from app.core.results import VERDICT_TEXT
 from app.ui.theme import qimage_to_rgb, rgb_to_qimage
@@ -22,8 +23,9 @@ def test_dropped_file_shows_the_engines_numbers(qtbot, make_window, analyzer, fa
     assert shown.status == "ok" and len(shown.faces) == len(expected.faces) == 1
     assert shown.p_fake == pytest.approx(expected.p_fake, abs=1e-6)
     rv = win.result_view
-    p = expected.p_fake
-    assert rv.bars.text() == f"Fake {100 * p:.0f}%, Real {100 * (1 - p):.0f}%"
+    n = shown_percent(expected.p_fake, win.card)  # as printed: agrees with the verdict
+    assert abs(n - 100 * expected.p_fake) <= 1
+    assert rv.bars.text() == f"Fake {n}%, Real {100 - n}%"
     assert rv.badge.text() == VERDICT_TEXT[expected.verdict]
     assert rv.face_verdict.text() == VERDICT_TEXT[expected.faces[0].verdict]
     assert rv.title.text() == "portrait.png"
@@ -118,7 +120,7 @@ def test_several_faces_click_or_pick_and_image_takes_the_top_face(qtbot, make_wi
     assert f"face {top + 1}" in rv.summary.text()
     other = (top + 1) % 3
     rv.face_list.setCurrentRow(other)  # pick from the list
-    assert rv.bars.text().startswith(f"Fake {100 * result.faces[other].p_fake:.0f}%")
+    assert rv.bars.text().startswith(f"Fake {shown_percent(result.faces[other].p_fake, win.card)}%")
     view = rv.image_view
     view.zoom_fit()
     target = (top + 2) % 3
@@ -164,3 +166,29 @@ def test_unexpected_exception_opens_a_dialog_and_the_app_goes_on(qtbot, make_win
     win.reporter.dialogs[0].close()
     win.open_paths([str(save_rgb(tmp_path / "fine.png", face_rgb))])
     assert wait_result(qtbot, win).status == "ok"
+
+
+def test_printed_cutoffs_and_scores_agree_next_to_a_cutoff(qtbot):
+    """A real face at 31.8 % next to "below 32 % real" reads 31 %, in the bars too; the
+    tier words and the About box print the same whole percents."""
+    from app.core.detector import ModelCard
+    from app.ui.result_view import ResultView
+    from app.ui.widgets import ConfidenceBars
+
+    card = ModelCard(id="m", architecture="clip_vit_b16_multilayer", input_size=224,
+                     normalization="clip", threshold=0.9572, uncertain_band=(0.3196, 0.9571))
+    bars = ConfidenceBars()
+    qtbot.addWidget(bars)
+    bars.set_p_fake(0.318, card)
+    assert bars.text() == "Fake 31%, Real 69%"
+    bars.set_p_fake(0.318)  # no cutoffs known (another model's record): plain rounding
+    assert bars.text() == "Fake 32%, Real 68%"
+    rv = ResultView()
+    qtbot.addWidget(rv)
+    rv.set_card(card)
+    assert "fake from 96% up" in rv.tiers.text()
+    assert "between 32% and 95%" in rv.tiers.text()
+    from app.ui.model_info import card_html
+
+    about = card_html(card)
+    assert "Below 32%" in about and "from 32% to 95%" in about and "from 96% up" in about
