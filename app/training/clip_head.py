@@ -76,6 +76,17 @@ def load_feats(folder: Path) -> Feats:
                  pools=pools.pop())
 
 
+MIRROR_VIEW = 10  # view numbers of mirrored faces (clip_features --mirror) start here
+
+
+def concat_feats(a: Feats, b: Feats) -> Feats:
+    """Rows of `a` then `b` (the same poolings)."""
+    if a.pools != b.pools:
+        raise ValueError(f"different poolings: {a.pools} vs {b.pools}")
+    keys = [k for k in a.__dataclass_fields__ if k != "pools"]
+    return Feats(*(np.concatenate([getattr(a, k), getattr(b, k)]) for k in keys), pools=a.pools)
+
+
 def clip_matrix(f: Feats, layers, pools=("cls", "mean")) -> np.ndarray:
     """The chosen layers x poolings, in the order `ClipDetector.features` computes them."""
     missing = set(pools) - set(f.pools)
@@ -274,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="add the cached self-blended fakes (source 'sbi') to training")
     ap.add_argument("--with-sharp", action="store_true",
                     help="add the cached crisp-made training reals (source 'sharp') to training")
+    ap.add_argument("--mirror-feats", type=Path,
+                    help="a clip_features --mirror cache: the training faces' mirrored views are "
+                         "added to training (in their faces' CV groups)")
     ap.add_argument("--select", choices=["max", "parsimony"], default="max",
                     help="configuration: best CV AUC, or the fewest features within 0.002 of it")
     args = ap.parse_args(argv)
@@ -288,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.with_ffpp:  # FF++ is the cross-dataset check: all of it is evaluated
         ev |= (f.source == "ffpp") & (f.view == 0) & (f.split == "train")
     ftr, fcal, fev = f.take(tr), f.take(cal_m), f.take(ev)
+    if args.mirror_feats:
+        m = load_feats(args.mirror_feats)
+        m = m.take((m.split == "train") & np.isin(m.source, sources))
+        m.view = m.view + MIRROR_VIEW
+        ftr = concat_feats(ftr, m)
+        print(f"+ {len(m.label)} mirrored training views", flush=True)
     w = cell_weights(ftr.source, ftr.label)
     layer_sets = ([(5, 7, 9, 11), (3, 5, 7, 9, 11), tuple(range(12)), (8, 9, 10, 11)]
                   if args.layers == "search" else
@@ -297,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     ckpt = args.out / "cv.json"
     done = json.loads(ckpt.read_text()) if ckpt.exists() else {}
-    if done.get("n_train") != int(tr.sum()):
-        done = {"n_train": int(tr.sum()), "cv": {}}
-    report: dict = {"n_train": int(tr.sum()), "cv": done["cv"]}
+    if done.get("n_train") != len(ftr.label):
+        done = {"n_train": len(ftr.label), "cv": {}}
+    report: dict = {"n_train": len(ftr.label), "cv": done["cv"]}
     pool_sets = [tuple(v.strip() for v in ps.split(",")) for ps in args.pools.split(";")]
     c_grid = [float(v) for v in args.c_grid.split(",")]
     tried: list[tuple] = []

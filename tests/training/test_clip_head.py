@@ -134,3 +134,23 @@ def test_linear_head_solves_scikit_learns_objective():
             (x - head.mean) / head.std, y, sample_weight=w)
         np.testing.assert_allclose(head.coef, ref.coef_[0], rtol=2e-3, atol=2e-4)
         assert abs(head.bias - ref.intercept_[0]) < 2e-3
+
+
+def test_mirrored_views_join_training_in_their_faces_groups(tmp_path):
+    """--mirror-feats adds a mirror cache's training rows (views marked MIRROR_VIEW + v) to
+    the training set only; cal/eval and the training counts stay those of the main cache."""
+    feats, mirror, out = tmp_path / "feats", tmp_path / "mirror", tmp_path / "run"
+    feats.mkdir()
+    mirror.mkdir()
+    _fake_shards(feats, np.random.default_rng(2))
+    _fake_shards(mirror, np.random.default_rng(3))  # its cal/eval rows must be ignored
+    a, b = clip_head.load_feats(feats), clip_head.load_feats(mirror)
+    both = clip_head.concat_feats(a, b)
+    assert len(both.label) == len(a.label) + len(b.label) and both.pools == a.pools
+    assert clip_head.main(["--feats", str(feats), "--out", str(out), "--layers", "0",
+                           "--c-grid", "0.05", "--mirror-feats", str(mirror)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    n_train = int(((a.split == "train") & np.isin(a.source, clip_head.TRAIN_SOURCES)).sum())
+    assert report["n_train"] == 2 * n_train
+    assert report["train_counts"]["dfdc real"] == 30  # mirrored views are not counted twice
+    assert report["A"]["eval"]["dfdc"]["n_real"] == 30  # eval: the main cache's faces only
