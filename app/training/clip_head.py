@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     done = json.loads(ckpt.read_text()) if ckpt.exists() else {}
     if done.get("n_train") != len(ftr.label):
         done = {"n_train": len(ftr.label), "cv": {}}
-    report: dict = {"n_train": len(ftr.label), "cv": done["cv"]}
+    report: dict = {"n_train": len(ftr.label), "cv": done["cv"],
+                    "mirrored": bool(args.mirror_feats)}
     pool_sets = [tuple(v.strip() for v in ps.split(",")) for ps in args.pools.split(";")]
     c_grid = [float(v) for v in args.c_grid.split(",")]
     tried: list[tuple] = []

@@ -108,7 +108,9 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
                    f"{report['chosen']['C_A']} chosen by 5-fold CV grouped by source video/file "
                    "on the training data", "crop": "MTCNN box (crop scale 1.0), 224 px",
                    "augmentation": "UTKFace and GAN training faces also seen degraded (resize, "
-                   "blur/sharpen, noise, colour, JPEG 35-100)", "n_train_views":
+                   "blur/sharpen, noise, colour, JPEG 35-100)"
+                   + ("; every training face also seen mirrored left-right"
+                      if report.get("mirrored") else ""), "n_train_views":
                    report["n_train"], "train_faces": report.get("train_counts")},
         "training_data": {
             "real": "DFDC real face crops (one per source video of the train set; DFDC terms: "
