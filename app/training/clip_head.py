@@ -156,6 +156,14 @@ class LinearHead:
     def logit(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.std) @ self.coef + self.bias
 
+    @classmethod
+    def saved(cls, heads, name: str = "a") -> LinearHead:
+        """A fitted head back from a run's heads.npz (`{name}_coef`, `_bias`, `_mean`, `_std`)."""
+        head = cls(c=float("nan"))
+        head.coef, head.bias = heads[f"{name}_coef"], float(heads[f"{name}_bias"])
+        head.mean, head.std = heads[f"{name}_mean"], heads[f"{name}_std"]
+        return head
+
 
 def column_stats(x: np.ndarray, rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Column mean and std (+1e-6) in float64, a block of rows at a time: numpy's std would

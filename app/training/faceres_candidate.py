@@ -26,9 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-FACERES_SIZE = 160
-FACERES_CROP_SCALE = 1.3
-
 
 def _wanted(item, with_ffpp_train: bool) -> bool:
     if item.views > 1 and item.split == "train":
@@ -47,7 +44,12 @@ def score(weights: Path, out: Path, data: Path, limit: int | None = None) -> dic
     from app.core.faces import FaceFinder, face_crop
     from app.core.images import load_image
     from app.core.models.faceres import FaceResDetector
-    from app.training.clip_features import build_items, crisp_version
+    from app.training.clip_features import (
+        FACERES_CROP_SCALE,
+        FACERES_SIZE,
+        build_items,
+        crisp_version,
+    )
 
     model = FaceResDetector()
     model.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
@@ -106,12 +108,9 @@ def compare(scores: Path, clip_run: Path, feats: Path, with_ffpp: bool) -> dict:
     keep = np.isfinite(zb_all)  # both candidates scored the face
     fcal, fev = f.take(cal_m & keep), f.take(ev & keep)
 
-    def clip_logit(ff):
-        x = clip_matrix(ff, layers, pools)
-        return ((x - heads["a_mean"]) / heads["a_std"]) @ heads["a_coef"] + float(heads["a_bias"])
-
-    zc = {"A": clip_logit(fcal), "B": zb_all[cal_m & keep]}
-    ze = {"A": clip_logit(fev), "B": zb_all[ev & keep]}
+    head_a = LinearHead.saved(heads)
+    zc = {"A": head_a.logit(clip_matrix(fcal, layers, pools)), "B": zb_all[cal_m & keep]}
+    ze = {"A": head_a.logit(clip_matrix(fev, layers, pools)), "B": zb_all[ev & keep]}
     stack = LinearHead(1.0).fit(np.stack([zc["A"], zc["B"]], 1), fcal.label,
                                 cell_weights(fcal.source, fcal.label))
     zc["C"] = stack.logit(np.stack([zc["A"], zc["B"]], 1))
