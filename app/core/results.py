@@ -64,24 +64,48 @@ class FaceResult:
         }
 
 
-@dataclass
-class AnalysisResult:
+@dataclass(kw_only=True)
+class MediaResult:
+    """What every analysed file carries, photo (`AnalysisResult`) or clip (`VideoResult`)."""
+
     path: str | None
     status: Status
     error: str | None = None
     error_type: str | None = None
     p_fake: float | None = None
     verdict: Verdict | None = None
-    faces: list[FaceResult] = field(default_factory=list)
     sha256: str | None = None
     model: str | None = None
-    image_size: tuple[int, int] | None = None  # width, height after orientation
     warnings: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     analysed_at: str | None = None  # ISO 8601, UTC
-    # Provenance/metadata findings (app.core.metadata.Finding.to_dict) and input-quality warnings
-    # (app.core.quality.QualityWarning.to_dict): plain dicts, so results stay JSON-ready.
+    # Provenance/metadata findings (app.core.metadata.Finding.to_dict): plain dicts, so results
+    # stay JSON-ready.
     metadata: list[dict] = field(default_factory=list)
+
+    def shared_dict(self) -> dict:
+        """The keys both kinds write (the CLI's JSONL contract, ARCHITECTURE.md)."""
+        return {
+            "path": self.path,
+            "status": str(self.status),
+            "error": self.error,
+            "p_fake": None if self.p_fake is None else round(float(self.p_fake), 4),
+            "verdict": None if self.verdict in (None, Verdict.NO_FACE) else str(self.verdict),
+            "sha256": self.sha256,
+            "model": self.model,
+            "warnings": list(self.warnings),
+            "error_type": self.error_type,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "analysed_at": self.analysed_at,
+            "metadata": [dict(m) for m in self.metadata],
+        }
+
+
+@dataclass(kw_only=True)
+class AnalysisResult(MediaResult):
+    faces: list[FaceResult] = field(default_factory=list)
+    image_size: tuple[int, int] | None = None  # width, height after orientation
+    # Input-quality warnings (app.core.quality.QualityWarning.to_dict), plain dicts.
     quality: list[dict] = field(default_factory=list)
 
     @property
@@ -91,22 +115,10 @@ class AnalysisResult:
 
     def to_dict(self) -> dict:
         """The CLI's JSONL contract (ARCHITECTURE.md) plus extra keys that readers may ignore."""
-        verdict = None if self.verdict in (None, Verdict.NO_FACE) else str(self.verdict)
         return {
-            "path": self.path,
-            "status": str(self.status),
-            "error": self.error,
-            "p_fake": None if self.p_fake is None else round(float(self.p_fake), 4),
-            "verdict": verdict,
+            **self.shared_dict(),
             "faces": [f.to_dict() for f in self.faces],
-            "sha256": self.sha256,
-            "model": self.model,
             "image_size": list(self.image_size) if self.image_size else None,
-            "warnings": list(self.warnings),
-            "error_type": self.error_type,
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-            "analysed_at": self.analysed_at,
-            "metadata": [dict(m) for m in self.metadata],
             "quality": [dict(q) for q in self.quality],
             "kind": "image",  # videos say "video" (app.core.video.VideoResult)
         }

@@ -7,16 +7,17 @@ VideoResult. GradCAM for any sampled frame is computed on demand (`explain_frame
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 import numpy as np
 
 from app.core.errors import InspectorError
-from app.core.results import AnalysisResult, FaceResult, Status, Verdict
+from app.core.results import AnalysisResult, FaceResult, MediaResult, Status, Verdict
 from app.core.video_io import (  # noqa: F401 - re-exported for front ends
     VIDEO_EXTENSIONS,
     Cancel,
@@ -80,14 +81,11 @@ class KeyFrame:
     max_p: float | None = None
 
 
-@dataclass
-class VideoResult:
-    path: str | None
-    status: Status
-    error: str | None = None
-    error_type: str | None = None
-    p_fake: float | None = None
-    verdict: Verdict | None = None
+@dataclass(kw_only=True)
+class VideoResult(MediaResult):
+    """A clip's result: the shared fields (`MediaResult`) plus its frames and face tracks.
+    `metadata` holds the container's findings."""
+
     deciding_track: int | None = None
     duration_s: float | None = None
     fps: float | None = None
@@ -99,14 +97,8 @@ class VideoResult:
     frames: list[FrameRecord] = field(default_factory=list)
     cuts: list[float] = field(default_factory=list)
     tracks: list[Track] = field(default_factory=list)
-    sha256: str | None = None
-    model: str | None = None
     container: dict = field(default_factory=dict)
-    metadata: list[dict] = field(default_factory=list)  # Finding.to_dict() of the container
-    warnings: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)  # frames_per_second, max_frames
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    analysed_at: str | None = None
     cancelled: bool = False
     # Pictures kept for the window and report; never serialised.
     first_frame: np.ndarray | None = field(default=None, repr=False)
@@ -115,11 +107,8 @@ class VideoResult:
     kind = "video"
 
     def to_dict(self) -> dict:
-        verdict = None if self.verdict in (None, Verdict.NO_FACE) else str(self.verdict)
         return {
-            "kind": "video", "path": self.path, "status": str(self.status), "error": self.error,
-            "p_fake": None if self.p_fake is None else round(float(self.p_fake), 4),
-            "verdict": verdict, "deciding_track": self.deciding_track,
+            "kind": "video", **self.shared_dict(), "deciding_track": self.deciding_track,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "fps": None if self.fps is None else round(self.fps, 3),
             "frame_count": self.frame_count,
@@ -127,12 +116,8 @@ class VideoResult:
             "file_size": self.file_size, "frames_scored": self.frames_scored,
             "tracks": [t.to_dict() for t in self.tracks],
             "frames": [f.to_dict() for f in self.frames],
-            "cuts": list(self.cuts), "sha256": self.sha256, "model": self.model,
-            "container": dict(self.container), "metadata": [dict(m) for m in self.metadata],
-            "warnings": list(self.warnings), "settings": dict(self.settings),
-            "error_type": self.error_type, "cancelled": self.cancelled,
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-            "analysed_at": self.analysed_at,
+            "cuts": list(self.cuts), "container": dict(self.container),
+            "settings": dict(self.settings), "cancelled": self.cancelled,
         }
 
     @classmethod
@@ -175,12 +160,9 @@ class VideoResult:
                        "this timeline without analysing it again.",
             "video": {k: v for k, v in self.to_dict().items() if k != "metadata"},
         }
-        return AnalysisResult(
-            path=self.path, status=self.status, error=self.error, error_type=self.error_type,
-            p_fake=self.p_fake, verdict=self.verdict, faces=faces, sha256=self.sha256,
-            model=self.model, image_size=self.size, warnings=list(self.warnings),
-            timings_ms=dict(self.timings_ms), analysed_at=self.analysed_at,
-            metadata=[dict(m) for m in self.metadata] + [timeline])
+        shared = {f.name: copy.copy(getattr(self, f.name)) for f in fields(MediaResult)}
+        shared["metadata"] = [dict(m) for m in self.metadata] + [timeline]
+        return AnalysisResult(**shared, faces=faces, image_size=self.size)
 
 
 def stored_video(metadata: list[dict] | None) -> VideoResult | None:
