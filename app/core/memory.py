@@ -20,18 +20,49 @@ from functools import cache
 TRIM_EVERY = 1  # images; one trim takes a few milliseconds
 
 
+# glibc's mallopt parameters (malloc.h).
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+MMAP_THRESHOLD = 1 << 20  # bytes: blocks this large get their own mapping, unmapped on free
+ARENA_MAX = 2  # heaps shared by all threads (glibc's default: 8 per core)
+
+
 @cache
-def _malloc_trim():
+def _libc():
     if not sys.platform.startswith("linux"):
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
-    trim = getattr(libc, "malloc_trim", None)  # glibc only
-    if trim is not None:
-        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl)
+
+
+@cache
+def _malloc_trim():
+    libc = _libc()
+    if libc is None:
+        return None
+    trim = libc.malloc_trim
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
+
+
+@cache
+def tune_allocator() -> bool:
+    """Make glibc give large freed blocks straight back: call once, early in a process.
+
+    glibc raises its mmap threshold each time a large block is freed (up to 32 MB), after which
+    tensors and decoded images of a few MB are carved from the heaps and their space lingers
+    there; and every thread that allocates may get a heap of its own. A fixed 1 MB threshold
+    and two heaps keep the resident size close to what is in use. True when applied.
+    """
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallopt"):
+        return False
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
+        bool(libc.mallopt(M_ARENA_MAX, ARENA_MAX))
 
 
 def release_freed_memory() -> bool:
