@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,9 +180,15 @@ def column_stats(x: np.ndarray, rows: int = 1024) -> tuple[np.ndarray, np.ndarra
     return mean.astype(np.float32), std.astype(np.float32)
 
 
+def cv_folds(groups, folds: int = 5) -> np.ndarray:
+    """Each row's fold: all rows of a group (video / file) in one, the same in every run (crc32,
+    not hash(): str hashes change with every interpreter, and so would the CV figures)."""
+    return np.array([zlib.crc32(str(g).encode()) % folds for g in groups])
+
+
 def grouped_cv(x, y, w, groups, source, c: float, folds: int = 5) -> dict[str, float]:
     """Mean AUC per training source over folds split by group (video / file)."""
-    key = np.array([hash(g) % folds for g in groups])
+    key = cv_folds(groups, folds)
     scores = np.zeros(len(y))
     for k in range(folds):
         tr, te = key != k, key == k

@@ -4,6 +4,9 @@ configuration search skips finished configurations; calibration holds on every r
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -154,3 +157,15 @@ def test_mirrored_views_join_training_in_their_faces_groups(tmp_path):
     assert report["n_train"] == 2 * n_train
     assert report["train_counts"]["dfdc real"] == 30  # mirrored views are not counted twice
     assert report["A"]["eval"]["dfdc"]["n_real"] == 30  # eval: the main cache's faces only
+
+
+def test_cv_folds_keep_groups_together_and_do_not_change_between_runs():
+    groups = ["vid_a", "vid_b", "vid_a", "utk/1.jpg", "vid_b"]
+    folds = clip_head.cv_folds(groups)
+    assert folds[0] == folds[2] and folds[1] == folds[4]
+    code = ("from app.training.clip_head import cv_folds; "
+            f"print(cv_folds({groups!r}).tolist())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert runs == {f"{folds.tolist()}\n"}
