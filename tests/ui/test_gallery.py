@@ -176,3 +176,33 @@ def test_a_thousand_tiles_stay_smooth(qtbot, face_rgb):
     # such as decoding all 1,000 thumbnails in one paint.
     assert worst < 1000
     assert 0 < g.model.decoded < 1000  # lazy: only tiles that were on screen
+
+
+def test_tile_says_why_a_score_was_not_trusted():
+    from app.core.quality import (
+        BLURRY_FACE,
+        EXTREME_BLUR,
+        FACE_TOO_SMALL,
+        IMAGE_TOO_SMALL,
+        QualityWarning,
+    )
+    from app.core.results import FaceResult
+    from app.ui.gallery_model import tile_note
+
+    def result(n_faces, *warnings, error=None):
+        faces = [FaceResult(box=(0, 0, 30, 30), det_score=0.99, p_fake=0.07)] * n_faces
+        return AnalysisResult(path="/x/a.jpg", status=Status.OK, faces=faces, p_fake=0.07,
+                              verdict=Verdict.UNCERTAIN, error=error,
+                              quality=[w.to_dict() for w in warnings])
+
+    small = [QualityWarning(FACE_TOO_SMALL, "small", face=i) for i in range(3)]
+    assert tile_note(result(1, small[0])) == ("Face too small to judge", True)
+    assert tile_note(result(3, small[0], small[2])) == ("2 of 3 faces too small to judge", True)
+    both = tile_note(result(1, small[0], QualityWarning(EXTREME_BLUR, "blur", face=0)))
+    assert both == ("Face too small to judge and too blurred to judge", True)
+    assert tile_note(result(2, QualityWarning(IMAGE_TOO_SMALL, "tiny"))) == (
+        "Image too small to judge", True)
+    # A warning that leaves the score trusted is not a reason; several faces are still counted.
+    assert tile_note(result(2, QualityWarning(BLURRY_FACE, "soft", face=0))) == ("2 faces", False)
+    assert tile_note(result(1)) == ("", False)
+    assert tile_note(result(0, error="damaged")) == ("damaged", True)
