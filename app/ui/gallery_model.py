@@ -146,8 +146,10 @@ class GalleryModel(QAbstractListModel):
             return self.thumbnail(index.row())
         if role == Qt.ItemDataRole.ToolTipRole:
             r = item.result
+            score = percent(r.p_fake, cutoffs_for(r))
             lines = [item.path or item.name,
-                     f"{VERDICT_LABELS[item.verdict]} {percent(r.p_fake, cutoffs_for(r))}"]
+                     f"{VERDICT_LABELS[item.verdict]} {score} fake" if score else
+                     VERDICT_LABELS[item.verdict]]
             if r.error:
                 lines.append(r.error)
             lines += list(r.warnings)
@@ -235,13 +237,17 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.setPen(QColor("#546e7a"))
             painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter,
                              "Unreadable file" if item.verdict == "error" else "No preview")
-        badge_text = VERDICT_LABELS[item.verdict]
-        if item.result.p_fake is not None:
-            badge_text += f"  {percent(item.result.p_fake, cutoffs_for(item.result))}"
         font = QFont(option.font)
         font.setBold(True)
         painter.setFont(font)
         fm = QFontMetrics(font)
+        badge_text = VERDICT_LABELS[item.verdict]
+        if item.result.p_fake is not None:
+            # "REAL 21%" could be read as 21 % real: say "fake" where the tile has the room.
+            score = percent(item.result.p_fake, cutoffs_for(item.result))
+            long = f"{badge_text}  {score} fake"
+            badge_text = long if fm.horizontalAdvance(long) + 16 <= thumb.width() - 8 else \
+                f"{badge_text}  {score}"
         bw = fm.horizontalAdvance(badge_text) + 16
         badge = QRectF(thumb.x() + 4, thumb.bottom() - fm.height() - 10, bw, fm.height() + 6)
         painter.setPen(Qt.PenStyle.NoPen)

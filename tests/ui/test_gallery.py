@@ -206,3 +206,14 @@ def test_tile_says_why_a_score_was_not_trusted():
     assert tile_note(result(2, QualityWarning(BLURRY_FACE, "soft", face=0))) == ("2 faces", False)
     assert tile_note(result(1)) == ("", False)
     assert tile_note(result(0, error="damaged")) == ("damaged", True)
+
+
+def test_tooltip_says_the_percent_is_the_fake_score(qtbot, face_rgb):
+    g = _filled_gallery(qtbot, face_rgb)
+    tips = [g.model.data(g.model.index(i), Qt.ItemDataRole.ToolTipRole)
+            for i in range(g.model.rowCount())]
+    for tip, line in zip(tips, ["FAKE 91% fake", "REAL 10% fake", "UNCERTAIN 50% fake"],
+                         strict=False):
+        assert line in tip
+    assert "fake" not in tips[3].replace("/x/", "") and "NO FACE" in tips[4]
+    assert "% fake" not in tips[4]
