@@ -6,8 +6,10 @@ space is scattered and grows: measured by benchmarks/soak.py, a 2-worker CLI run
 went from 995 MB after 416 photos to 1,224 MB after 2,758 (a 600-photo run: 1,051 MB at the end,
 854 MB after one malloc_trim). Trimming every 25 images kept the level flat over 10,000 photos
 but let it swing by up to ~400 MB between trims; after every image, the swing over 400 photos
-was about half that of every 25th (52 vs 97 MB) for a few ms per image. Elsewhere (macOS,
-Windows, musl) this does nothing.
+was about half that of every 25th (52 vs 97 MB) for a few ms per image. Peaks stayed +187 MB
+over warm-up until `tune_allocator` (below): with it, +111 MB over 10,000 photos, and the level
+at the end 849 MB instead of 1,143 (docs/RELIABILITY.md). Elsewhere (macOS, Windows, musl) this
+does nothing.
 """
 
 from __future__ import annotations
