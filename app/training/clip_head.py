@@ -78,6 +78,36 @@ def load_feats(folder: Path) -> Feats:
 
 
 MIRROR_VIEW = 10  # view numbers of mirrored faces (clip_features --mirror) start here
+PAIR_SOURCE = "dfdc_pair"  # pair-centred copies of DFDC's training faces (--pair-center)
+
+
+def pair_centered(f: Feats, source: str = "dfdc") -> Feats:
+    """Copies of `source`'s rows minus their group's mean, plus the mean of all rows.
+
+    A DFDC group is one source video: its real face and the fake made from it share the scene,
+    the lighting and the actor's head. Subtracting the pair's mean leaves what the swap
+    changed, so a head trained on these copies as well (in their groups, source PAIR_SOURCE,
+    their own cells in `cell_weights`) learns more of the manipulation and less of the scene.
+    Only groups with both a real and a fake are used; the copies are for training only.
+    """
+    rows = np.flatnonzero(f.source == source)
+    _, inv = np.unique(f.group[rows], return_inverse=True)
+    n_labels = np.zeros((inv.max() + 1, 2), int) if len(rows) else np.zeros((0, 2), int)
+    np.add.at(n_labels, (inv, f.label[rows]), 1)
+    keep = (n_labels[inv] > 0).all(1)
+    rows, inv = rows[keep], inv[keep]
+    sums = np.zeros((len(n_labels),) + f.clip.shape[1:], np.float32)
+    np.add.at(sums, inv, f.clip[rows].astype(np.float32))
+    overall = np.zeros(f.clip.shape[1:], np.float64)
+    for i in range(0, len(f.clip), 1024):
+        overall += f.clip[i:i + 1024].sum(0, dtype=np.float64)
+    overall = (overall / max(len(f.clip), 1)).astype(np.float32)
+    counts = n_labels.sum(1)[inv].astype(np.float32)
+    out = f.take(rows)
+    out.clip = (out.clip.astype(np.float32) - sums[inv] / counts[:, None, None]
+                + overall).astype(np.float16)
+    out.source = np.full(len(rows), PAIR_SOURCE)
+    return out
 
 
 def concat_feats(a: Feats, b: Feats) -> Feats:
@@ -196,7 +226,7 @@ def grouped_cv(x, y, w, groups, source, c: float, folds: int = 5) -> dict[str, f
     out = {}
     for s in np.unique(source):
         m = source == s
-        if len(set(y[m])) == 2:
+        if s != PAIR_SOURCE and len(set(y[m])) == 2:  # the copies are not faces to score
             out[s] = roc_auc(y[m], scores[m])
     return out
 
@@ -303,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mirror-feats", type=Path,
                     help="a clip_features --mirror cache: the training faces' mirrored views are "
                          "added to training (in their faces' CV groups)")
+    ap.add_argument("--pair-center", type=float, default=0.0, metavar="WEIGHT",
+                    help="also train on pair-centred copies of DFDC's training faces (each "
+                         "minus its source video's real/fake mean; `pair_centered`), their "
+                         "cells weighted WEIGHT x a source's (0: not used)")
     ap.add_argument("--select", choices=["max", "parsimony"], default="max",
                     help="configuration: best CV AUC, or the fewest features within 0.002 of it")
     args = ap.parse_args(argv)
@@ -323,7 +357,12 @@ def main(argv: list[str] | None = None) -> int:
         m.view = m.view + MIRROR_VIEW
         ftr = concat_feats(ftr, m)
         print(f"+ {len(m.label)} mirrored training views", flush=True)
+    if args.pair_center:
+        pc = pair_centered(ftr)
+        ftr = concat_feats(ftr, pc)
+        print(f"+ {len(pc.label)} pair-centred DFDC training faces", flush=True)
     w = cell_weights(ftr.source, ftr.label)
+    w[ftr.source == PAIR_SOURCE] *= args.pair_center
     layer_sets = ([(5, 7, 9, 11), (3, 5, 7, 9, 11), tuple(range(12)), (8, 9, 10, 11)]
                   if args.layers == "search" else
                   [tuple(int(v) for v in ls.split(",")) for ls in args.layers.split(";")])
@@ -335,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     if done.get("n_train") != len(ftr.label):
         done = {"n_train": len(ftr.label), "cv": {}}
     report: dict = {"n_train": len(ftr.label), "cv": done["cv"],
-                    "mirrored": bool(args.mirror_feats)}
+                    "mirrored": bool(args.mirror_feats), "pair_centered": args.pair_center}  # the weight
     pool_sets = [tuple(v.strip() for v in ps.split(",")) for ps in args.pools.split(";")]
     c_grid = [float(v) for v in args.c_grid.split(",")]
     tried: list[tuple] = []

@@ -106,7 +106,12 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
         "recipe": {"features": f"[{', '.join(POOL_WORDS[p] for p in pools)}] of CLIP encoder "
                    f"layers {layers} (frozen), standardised", "head": "L2 logistic regression, C "
                    f"{report['chosen']['C_A']} chosen by 5-fold CV grouped by source video/file "
-                   "on the training data", "crop": "MTCNN box (crop scale 1.0), 224 px",
+                   "on the training data"
+                   + ("; also trained on pair-centred copies of DFDC's training faces (each "
+                      "minus the mean of its source video's real and fake; their cells weighted "
+                      f"{report['pair_centered']} x a source's)"
+                      if report.get("pair_centered") else ""),
+                   "crop": "MTCNN box (crop scale 1.0), 224 px",
                    "augmentation": "UTKFace and GAN training faces also seen degraded (resize, "
                    "blur/sharpen, noise, colour, JPEG 35-100)"
                    + ("; every training face also seen mirrored left-right"

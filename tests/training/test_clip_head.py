@@ -169,3 +169,40 @@ def test_cv_folds_keep_groups_together_and_do_not_change_between_runs():
                            check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
             for seed in ("1", "2")}
     assert runs == {f"{folds.tolist()}\n"}
+
+
+def test_pair_centred_copies_keep_only_what_differs_within_a_source_video(tmp_path):
+    """Each DFDC training face minus its group's real/fake mean, plus the overall mean:
+    a feature shared by a video's real and fake (the scene) is gone, the swap's change stays;
+    groups without both labels give no copies; --pair-center trains on them, CV and eval
+    figures stay those of real faces."""
+    rng = np.random.default_rng(4)
+    n = 6
+    clip = rng.normal(size=(2 * n + 1, 2, 4)).astype(np.float16)
+    group = np.array([f"v{i // 2}" for i in range(2 * n)] + ["lonely"])
+    label = np.array([i % 2 for i in range(2 * n)] + [0])
+    scene = rng.normal(size=(n, 2, 4)).astype(np.float16) * 5
+    clip[:2 * n] += np.repeat(scene, 2, axis=0)
+    f = clip_head.Feats(clip, np.zeros((2 * n + 1, 0), np.float16), np.array(["dfdc"] * 13),
+                        label, group, np.array(["train"] * 13), np.zeros(13, int),
+                        np.array([f"p{i}" for i in range(13)]))
+    pc = clip_head.pair_centered(f)
+    assert len(pc.label) == 2 * n and "lonely" not in set(pc.group)
+    assert set(pc.source) == {clip_head.PAIR_SOURCE}
+    overall = clip.astype(np.float32).mean(0)
+    x = clip[:2 * n].astype(np.float32)
+    expected = x - (x[0::2] + x[1::2]).repeat(2, axis=0) / 2 + overall
+    np.testing.assert_allclose(pc.clip.astype(np.float32), expected, atol=2e-2)
+    # a real and its fake now differ only by what differed between them
+    np.testing.assert_allclose(pc.clip[1::2].astype(np.float32) - pc.clip[0::2],
+                               x[1::2] - x[0::2], atol=2e-2)
+
+    feats, out = tmp_path / "feats", tmp_path / "run"
+    feats.mkdir()
+    _fake_shards(feats, np.random.default_rng(5))
+    assert clip_head.main(["--feats", str(feats), "--out", str(out), "--layers", "0",
+                           "--c-grid", "0.05", "--pair-center", "0.5"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["pair_centered"] == 0.5
+    assert all(clip_head.PAIR_SOURCE not in cv for cv in report["cv"].values())
+    assert report["A"]["eval"]["dfdc"]["n_real"] == 30 and report["train_counts"]["dfdc real"] == 30
