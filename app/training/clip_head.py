@@ -374,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     if done.get("n_train") != len(ftr.label):
         done = {"n_train": len(ftr.label), "cv": {}}
     report: dict = {"n_train": len(ftr.label), "cv": done["cv"],
-                    "mirrored": bool(args.mirror_feats), "pair_centered": args.pair_center}  # the weight
+                    "mirrored": bool(args.mirror_feats),
+                    "pair_centered": args.pair_center}  # the copies' weight (0: none)
     pool_sets = [tuple(v.strip() for v in ps.split(",")) for ps in args.pools.split(";")]
     c_grid = [float(v) for v in args.c_grid.split(",")]
     tried: list[tuple] = []

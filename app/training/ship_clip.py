@@ -75,6 +75,7 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
     counts = report.get("train_counts") or {}
     with_ffpp = any(k.startswith("ffpp") for k in counts)
     with_sbi = bool(counts.get("sbi fake"))
+    with_sharp = bool(counts.get("sharp real"))
     return {
         # A default that names the recipe and the day; a release number comes from --id.
         "id": f"dfi-clipvitb16-ml{len(layers)}p{len(pools)}" + ("-ffpp" if with_ffpp else "")
@@ -120,7 +121,10 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
         "training_data": {
             "real": "DFDC real face crops (one per source video of the train set; DFDC terms: "
                     "non-commercial research), UTKFace (non-commercial research licence), the "
-                    "'train' split of dev/gan/real (web photos, web-scraped)",
+                    "'train' split of dev/gan/real (web photos, web-scraped)"
+                    + ("; and copies of DFDC, UTKFace and web training reals made crisp "
+                       "(Lanczos upscaling, unsharp mask, JPEG 95: the crisp check's processing, "
+                       "never on FF++ or eval files)" if with_sharp else ""),
             "fake": "DFDC face-swap crops (one per source video; several swap methods; some "
                     "audio-only fakes are label noise), the 'train' split of dev/gan/fake "
                     "(BaseMax/FakeFaces, GPL-3.0)"
