@@ -164,7 +164,7 @@ def build_card(run: Path, report: dict, candidate: str, layers: list[int], wsha:
         ] + ([
             "Its FaceForensics++ figure is measured on other people manipulated with the same "
             "method (Deepfakes) that it was trained on; the same recipe trained without any FF++ "
-            f"measured AUC {unseen_ffpp:.2f} on FF++ frames, the fairer estimate for unseen "
+            f"measured AUC {unseen_ffpp:.3f} on FF++ frames, the fairer estimate for unseen "
             "material."] if with_ffpp and unseen_ffpp is not None else []),
     }
 
@@ -173,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--run", type=Path, default=Path("runs/clip_head"))
     ap.add_argument("--candidate", default="A")
-    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--force", action="store_true",
+                    help="ship even when `refuse` says no; --reason must say why (it goes into "
+                         "the card)")
+    ap.add_argument("--reason", help="why a forced candidate replaces the shipped model")
     ap.add_argument("--id", help="the model id (default: from the recipe)")
     ap.add_argument("--cross-dataset", type=Path,
                     help="a run of the same recipe without --with-ffpp: its FF++ AUC (all frames,"
@@ -190,11 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         base_ev = old.get("metrics", {}).get("dev_eval")
     else:
         base_ev = (report.get("v3_one_view") or {}).get("eval")
-    if not args.force:
-        why = refuse(ev, base_ev)
-        if why:
-            print("not shipped: " + why)
-            return 1
+    why = refuse(ev, base_ev)
+    if why and not args.force:
+        print("not shipped: " + why)
+        return 1
+    if why and not args.reason:
+        print("--force needs --reason: the card says why the rule was overridden")
+        return 2
     tensors, layers, pools = head_tensors(args.run)
     out = weights_dir() / "detector.safetensors"
     save_file(tensors, str(out), metadata={"model": "clip head", "previous": old["id"]})
@@ -204,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         unseen = other[args.candidate]["eval"]["ffpp"]["roc_auc"]
     card = build_card(args.run, report, args.candidate, layers, sha256_file(out), pools, unseen)
     card["id"] = args.id or card["id"]
+    if why:
+        card["replaced"] = {"previous": old["id"], "rule_said": why, "reason": args.reason}
     (weights_dir() / "detector.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     print(f"shipped {card['id']}: " + ", ".join(f"{s} AUC {ev[s]['roc_auc']:.3f}" for s in SETS))
     return 0

@@ -59,7 +59,7 @@ def test_shipped_card_builds_the_model_its_head_was_trained_for(tmp_path, monkey
     assert ship_clip.main(["--run", str(run), "--id", "t-v1", "--cross-dataset", str(other)]) == 0
     card = json.loads((wdir / "detector.json").read_text())
     assert card["feature_pools"] == ["cls", "std"] and card["feature_layers"] == [10, 11]
-    assert "AUC 0.87 on FF++ frames" in card["limits"][-1]
+    assert "AUC 0.871 on FF++ frames" in card["limits"][-1]
     det = Detector.load(wdir / "detector.json")
     assert det.model.pools == ("cls", "std")
     p = det.predict(np.zeros((1, 224, 224, 3), np.uint8))
@@ -68,3 +68,12 @@ def test_shipped_card_builds_the_model_its_head_was_trained_for(tmp_path, monkey
     stamp = (wdir / "detector.safetensors").stat().st_mtime_ns
     assert ship_clip.main(["--run", str(run), "--id", "t-v2"]) == 1
     assert (wdir / "detector.safetensors").stat().st_mtime_ns == stamp
+    # Forcing it needs a reason, and the card keeps the reason and what the rule said.
+    assert ship_clip.main(["--run", str(run), "--id", "t-v2", "--force"]) == 2
+    assert (wdir / "detector.safetensors").stat().st_mtime_ns == stamp
+    assert ship_clip.main(["--run", str(run), "--id", "t-v2", "--force",
+                           "--reason", "better calibrated"]) == 0
+    card = json.loads((wdir / "detector.json").read_text())
+    assert card["id"] == "t-v2"
+    assert card["replaced"] == {"previous": "t-v1", "rule_said": "no better than the shipped "
+                                "model on the same files", "reason": "better calibrated"}
