@@ -242,12 +242,8 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setFont(font)
         fm = QFontMetrics(font)
         badge_text = VERDICT_LABELS[item.verdict]
-        if item.result.p_fake is not None:
-            # "REAL 21%" could be read as 21 % real: say "fake" where the tile has the room.
-            score = percent(item.result.p_fake, cutoffs_for(item.result))
-            long = f"{badge_text}  {score} fake"
-            badge_text = long if fm.horizontalAdvance(long) + 16 <= thumb.width() - 8 else \
-                f"{badge_text}  {score}"
+        if item.result.p_fake is not None:  # p(fake): the gallery's legend says so
+            badge_text += f"  {percent(item.result.p_fake, cutoffs_for(item.result))}"
         bw = fm.horizontalAdvance(badge_text) + 16
         badge = QRectF(thumb.x() + 4, thumb.bottom() - fm.height() - 10, bw, fm.height() + 6)
         painter.setPen(Qt.PenStyle.NoPen)

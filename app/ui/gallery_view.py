@@ -131,6 +131,11 @@ class GalleryView(QWidget):
         tools.addSpacing(12)
         tools.addWidget(QLabel("Show:"))
         tools.addWidget(self.filter_combo)
+        tools.addSpacing(16)
+        # One legend for every badge: "REAL 21%" is not 21 % real.
+        self.legend = QLabel("Badge: verdict · % = how likely the face is manipulated")
+        self.legend.setObjectName("hint")
+        tools.addWidget(self.legend)
         tools.addStretch(1)
         tools.addWidget(self.export_button)
         tools.addWidget(self.clear_button)

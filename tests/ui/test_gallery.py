@@ -217,3 +217,9 @@ def test_tooltip_says_the_percent_is_the_fake_score(qtbot, face_rgb):
         assert line in tip
     assert "fake" not in tips[3].replace("/x/", "") and "NO FACE" in tips[4]
     assert "% fake" not in tips[4]
+
+
+def test_gallery_legend_says_what_the_badge_percent_is(qtbot):
+    g = GalleryView()
+    qtbot.addWidget(g)
+    assert "how likely the face is manipulated" in g.legend.text()
