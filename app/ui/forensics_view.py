@@ -91,6 +91,8 @@ class ForensicsView(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.busy_label = QLabel()
         self.busy_label.setObjectName("hint")
+        self.filter_box.setAccessibleName("Forensic filter")
+        self.opacity_slider.setAccessibleName("Map opacity")
 
         bar = QHBoxLayout()
         for w in (QLabel("Filter"), self.filter_box, self.param_label, self.param_slider,
@@ -103,9 +105,12 @@ class ForensicsView(QWidget):
         self.original_view = ImageView()
         self.map_view = MapImageView()
         self.map_view.set_overlay_opacity(0.85)
+        self.original_view.setAccessibleName("The picture")
+        self.map_view.setAccessibleName("The filter's map")
         self._sync_views()
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
+        self.text.setAccessibleName("What the filter found")
         self.preview = QLabel()  # the EXIF thumbnail, beside its comparison
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setVisible(False)
@@ -187,6 +192,7 @@ class ForensicsView(QWidget):
         has = spec.param is not None
         self.param_slider.setEnabled(has)
         self.param_label.setText(spec.param_label or "No setting")
+        self.param_slider.setAccessibleName(spec.param_label or "No setting for this filter")
         if has:
             self.param_slider.setRange(*spec.param_range)
             default = spec.param_default if spec.param_default is not None else spec.param_range[1]

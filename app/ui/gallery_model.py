@@ -91,6 +91,19 @@ class GalleryItem:
         return -2.0 if self.verdict == "error" else -1.0
 
 
+def tile_speech(item: GalleryItem) -> str:
+    """What a screen reader says for a tile: the painted badge, name and note in words."""
+    r = item.result
+    score = percent(r.p_fake, cutoffs_for(r))
+    words = [item.name, VERDICT_LABELS[item.verdict].lower()]
+    if score:
+        words.append(f"{score} likely manipulated")
+    note, _problem = tile_note(r)
+    if note:
+        words.append(note)
+    return ", ".join(words)
+
+
 class GalleryModel(QAbstractListModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -144,6 +157,8 @@ class GalleryModel(QAbstractListModel):
             return item.name if role == Qt.ItemDataRole.DisplayRole else item.name.lower()
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbnail(index.row())
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return tile_speech(item)
         if role == Qt.ItemDataRole.ToolTipRole:
             r = item.result
             score = percent(r.p_fake, cutoffs_for(r))

@@ -120,6 +120,10 @@ class GalleryView(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.activated.connect(self._activated)  # double-click and Enter
+        self.list.setAccessibleName("Checked photos")
+        self.list.setAccessibleDescription("Each photo with its verdict; Enter opens it")
+        self.sort_combo.setAccessibleName("Sort photos by")
+        self.filter_combo.setAccessibleName("Show photos")
 
         top = QHBoxLayout()
         top.addWidget(self.progress)

@@ -148,6 +148,12 @@ class HistoryView(QWidget):
         self.table.setColumnWidth(1, 300)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file's extension
         self.table.activated.connect(lambda idx: self.open_row(idx.row()))
+        self.table.setAccessibleName("History of analyses")
+        self.table.setAccessibleDescription("One row per analysed file; Enter opens it")
+        self.search_edit.setAccessibleName("Search the history")
+        self.verdict_combo.setAccessibleName("Show verdicts")
+        self.from_date.setAccessibleName("From date")
+        self.to_date.setAccessibleName("To date")
         self.open_button = QPushButton(icon("open"), "Open")
         self.open_button.clicked.connect(lambda: self.open_row(self.current_row()))
         self.delete_button = QPushButton(icon("delete"), "Delete")

@@ -49,6 +49,7 @@ class ImageView(QGraphicsView):
         self._overlay = True
         self._opacity = 0.45
         self._fit = True
+        self.setAccessibleName("The picture, with a box on each face found")
 
     # -- content ---------------------------------------------------------------------------------
 
@@ -61,6 +62,7 @@ class ImageView(QGraphicsView):
         self._heat_items, self._box_items, self._label_items = [], [], []
         self._faces = list(faces)
         self._selected = -1
+        self.setAccessibleDescription(self.describe())
         self._image_item = None
         if image is None or image.isNull():
             self.scene().setSceneRect(QRectF())
@@ -119,6 +121,13 @@ class ImageView(QGraphicsView):
         rect.setData(0, color)
         self._box_items.append(rect)
         self._label_items.append(label)
+
+    def describe(self) -> str:
+        """The boxes in words (screen readers): each face's score and verdict."""
+        if not self._faces:
+            return "No face is marked."
+        return "; ".join(f"Face {i + 1}: {percent(f.p_fake, self._cutoffs) or 'no score'} fake, "
+                         f"{verdict_word(f)}" for i, f in enumerate(self._faces)) + "."
 
     def select_face(self, index: int) -> None:
         """Highlight one face: thicker box; the others stay thin."""

@@ -53,6 +53,7 @@ class MetadataPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["", "Finding", "Value"])
+        self.tree.setAccessibleName("Metadata findings")
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(False)
         self.tree.setWordWrap(True)

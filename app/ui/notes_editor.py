@@ -62,6 +62,8 @@ class NotesEditor(QWidget):
         completer = QCompleter(self._known, self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.tags_edit.setCompleter(completer)
+        self.notes_edit.setAccessibleName("Your notes")
+        self.tags_edit.setAccessibleName("Tags")
         self.status = QLabel()
         self.status.setObjectName("hint")
         self._timer = QTimer(self)

@@ -138,6 +138,10 @@ class ResultView(QWidget):
         self.opacity_slider.valueChanged.connect(self._on_opacity)
         self.opacity_label = QLabel("45%")
         self.opacity_label.setMinimumWidth(36)
+        self.face_list.setAccessibleName("Faces found")
+        self.overlay_check.setAccessibleName("Show heatmap")
+        self.opacity_slider.setAccessibleName("Heatmap opacity")
+        self.opacity_slider.setAccessibleDescription("How strongly the heatmap covers the picture")
         self.legend = QLabel("Red and yellow: the areas that weighed most in the decision. "
                              "Blue: little influence.")
         self.legend.setObjectName("hint")
@@ -151,7 +155,9 @@ class ResultView(QWidget):
         self.footer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         opacity_row = QHBoxLayout()
-        opacity_row.addWidget(QLabel("Opacity"))
+        opacity_name = QLabel("&Opacity")  # Alt+O: the slider, then the arrow keys
+        opacity_name.setBuddy(self.opacity_slider)
+        opacity_row.addWidget(opacity_name)
         opacity_row.addWidget(self.opacity_slider, 1)
         opacity_row.addWidget(self.opacity_label)
         self.explain_box = QWidget()

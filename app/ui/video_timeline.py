@@ -31,6 +31,7 @@ class TimelineWidget(QWidget):
         super().__init__(parent)
         self.setMouseTracking(True)
         self.setMinimumHeight(170)
+        self.setAccessibleName("Timeline: how likely each face is fake over time")
         self.video = None
         self.card = None  # the cutoffs the clip was judged by (a ModelCard or stored settings)
         self.threshold: float | None = None
@@ -48,7 +49,22 @@ class TimelineWidget(QWidget):
         self.threshold = card.threshold if card is not None else None
         self.band = card.uncertain_band if card is not None else None
         self.selected = None
+        self.setAccessibleDescription(self.summary())
         self.update()
+
+    def summary(self) -> str:
+        """The painted lines in words (screen readers): each face's span, score and peak."""
+        if self.video is None or not self.video.tracks:
+            return "No face was tracked in this clip."
+        parts = []
+        for tr in self.video.tracks:
+            text = (f"Face {tr.id}, seen {_clock(tr.first_t)} to {_clock(tr.last_t)}: "
+                    f"{percent(tr.p_fake, self.card) or 'no score'} fake")
+            peak = tr.peak
+            if peak is not None:
+                text += f", highest {percent(peak.p_fake, self.card)} at {_clock(peak.t)}"
+            parts.append(text)
+        return "; ".join(parts) + "."
 
     def select(self, track: int, frame: int) -> None:
         self.selected = (track, frame)

@@ -69,9 +69,13 @@ class VideoView(QWidget):
         self.faces.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.faces.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.faces.cellClicked.connect(self._on_face_row)
+        self.faces.cellActivated.connect(self._on_face_row)  # Enter, for keyboard users
+        self.faces.setAccessibleName("Faces in the clip")
+        self.faces.setAccessibleDescription("Enter shows a face's most suspicious frame")
         self.strip = QHBoxLayout()
         self.strip.setSpacing(6)
         self.frame_view = ImageView()
+        self.frame_view.setAccessibleName("The selected frame")
         self.frame_caption = QLabel("Click a point of the timeline or a frame below to see it "
                                     "with its face boxes and heatmap.")
         self.frame_caption.setWordWrap(True)
@@ -229,8 +233,9 @@ class VideoView(QWidget):
             w = self.strip.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
+        cut = _cutoffs(self.video, self.card) if self.video else None
         for key in key_frames:
-            label = _FrameThumb(key, self)
+            label = _FrameThumb(key, cut, self)
             label.clicked.connect(self._want)
             self.strip.addWidget(label)
         self.strip.addStretch(1)
@@ -298,9 +303,11 @@ def _cutoffs(video, card):
 
 
 class _FrameThumb(QLabel):
+    """A kept frame in the strip: click it, or Tab to it and press Enter or Space."""
+
     clicked = Signal(int)
 
-    def __init__(self, key, parent=None) -> None:
+    def __init__(self, key, cutoffs=None, parent=None) -> None:
         super().__init__(parent)
         self.frame = key.frame
         pix = QPixmap.fromImage(rgb_to_qimage(key.rgb))
@@ -310,8 +317,20 @@ class _FrameThumb(QLabel):
             painter.drawRect(QRectF(x1, y1, x2 - x1, y2 - y1))
         painter.end()
         self.setPixmap(pix.scaledToWidth(THUMB_W, Qt.TransformationMode.SmoothTransformation))
-        self.setToolTip(f"{_clock(key.t)}: {percent(key.max_p)} fake. Click for the heatmap.")
+        words = f"Frame at {_clock(key.t)}: {percent(key.max_p, cutoffs)} fake"
+        self.setToolTip(f"{words}. Click for the heatmap.")
+        self.setAccessibleName(words)
+        self.setAccessibleDescription("Enter shows this frame with its heatmap")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet("QLabel { border: 2px solid transparent; } "
+                           "QLabel:focus { border: 2px solid #1565c0; }")
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.clicked.emit(self.frame)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.clicked.emit(self.frame)
+        else:
+            super().keyPressEvent(event)

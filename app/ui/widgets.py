@@ -20,6 +20,8 @@ class ConfidenceBars(QWidget):
         self._shown: int | None = None
         self.setMinimumHeight(2 * self.ROW + 6)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName("How sure the model is")
+        self.setAccessibleDescription(self.text())
 
     def set_p_fake(self, p: float | None, cutoffs=None) -> None:
         """`cutoffs`: what the face was judged by, so the printed percent agrees with its
@@ -29,6 +31,7 @@ class ConfidenceBars(QWidget):
         self._p = None if p is None else min(max(float(p), 0.0), 1.0)
         self._shown = None if self._p is None else shown_percent(self._p, cutoffs)
         self.setToolTip(self.text())
+        self.setAccessibleDescription(self.text())  # painted, so screen readers need the words
         self.update()
 
     def rows(self) -> list[tuple[str, float | None, str]]:
@@ -89,6 +92,7 @@ class VerdictBadge(QLabel):
         self.word = word
         color = VERDICT_COLORS.get(word or "", "#b0bec5")
         self.setText(text)
+        self.setAccessibleName(f"Verdict: {text}" if text else "Verdict")
         self.setStyleSheet(
             f"QLabel {{ background: {color}; color: white; border-radius: 8px; padding: 10px; "
             "font-size: 16px; font-weight: bold; }"
