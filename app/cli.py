@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app import __version__
 
+EXIT_FAILED = 1  # the job ran but its output could not be written (report)
 EXIT_USAGE = 2
 EXIT_NO_MODEL = 3
 
@@ -237,13 +238,17 @@ def _cmd_report(args) -> int:
         report.add(result)
         if not args.quiet:
             print(f"[{i}/{len(files)}] {_short(result)}  {path}", file=sys.stderr, flush=True)
-    if fmt == "pdf":
-        from app.render.report_pdf import write_report_pdf
+    try:
+        if fmt == "pdf":
+            from app.render.report_pdf import write_report_pdf
 
-        pages = write_report_pdf(report, out)
-        print(f"wrote {out} ({pages} pages)", file=sys.stderr)
-    else:
-        report.write(out)
-        print(f"wrote {out}", file=sys.stderr)
+            pages = write_report_pdf(report, out)
+            print(f"wrote {out} ({pages} pages)", file=sys.stderr)
+        else:
+            report.write(out)
+            print(f"wrote {out}", file=sys.stderr)
+    except OSError as exc:  # the disk filled, or the folder went away during the analysis
+        print(f"error: the report was not written: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(out)
     return 0

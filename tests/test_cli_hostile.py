@@ -202,3 +202,36 @@ def test_a_pipe_as_the_report_file_is_refused(tmp_path, astronaut, untrained_car
             write_report_pdf(CaseReport(), fifo)
     err = capsys.readouterr().err
     assert "is a named pipe (FIFO), not a file; nothing was written there" in err
+
+
+def test_a_report_into_a_missing_folder_is_refused_before_any_analysis(
+        tmp_path, astronaut, untrained_card, capsys, monkeypatch, qapp):
+    """The issue a reviewer found: the analysis ran, then the write failed with a traceback
+    (HTML) or nothing was written while the CLI said "wrote ... (2 pages)" (PDF)."""
+    from app.core.report import CaseReport
+    from app.render.report_pdf import write_report_pdf
+
+    _use_untrained(monkeypatch, untrained_card)
+    img = save_rgb(tmp_path / "a.png", astronaut)
+    for name in ("case.html", "case.pdf"):
+        out = tmp_path / "no_such_folder" / name
+        assert main(["report", "--out", str(out), str(img)]) == 2
+        err = capsys.readouterr().err
+        assert "no_such_folder does not exist; nothing was written" in err
+        assert "[1/1]" not in err and "wrote" not in err and not out.exists()
+    with pytest.raises(OSError, match="does not exist"):
+        write_report_pdf(CaseReport(), tmp_path / "gone" / "case.pdf")
+
+
+def test_a_pdf_that_qt_cannot_write_is_an_error_not_a_success(tmp_path, qapp):
+    from app.render.report_pdf import html_to_pdf
+
+    target = tmp_path / "locked.pdf"
+    target.write_bytes(b"")
+    target.chmod(0o444)
+    if os.access(target, os.W_OK):  # root writes anyway: use a file no one can write
+        target = Path("/proc/version")
+    with pytest.raises(OSError):
+        html_to_pdf("<p>report</p>", target)
+    assert html_to_pdf("<p>report</p>", tmp_path / "ok.pdf") >= 1
+    assert (tmp_path / "ok.pdf").read_bytes().startswith(b"%PDF")

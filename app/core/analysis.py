@@ -195,9 +195,10 @@ class Analyzer:
 
     @staticmethod
     def _summarise(result: AnalysisResult, card) -> None:
-        """Image score = its most suspicious face; the verdict follows that face. A quality
-        problem that makes a score untrustworthy turns that face (or, for a whole-image
-        problem, every face) "uncertain"."""
+        """Image score and verdict = its most suspicious face's (results.suspicion: a face
+        judged fake outranks an uncertain one). A quality problem that makes a score
+        untrustworthy turns that face (or, for a whole-image problem, every face) "uncertain"
+        first, so it cannot outrank a trusted "fake" face."""
         if not card.trained:
             result.warnings.append("UNTRAINED MODEL (test only): scores mean nothing.")
         for q in result.quality:

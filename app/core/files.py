@@ -167,11 +167,20 @@ def read_capped(path: str | os.PathLike, cap: int = MAX_READ_BYTES) -> bytes:
 
 
 def check_output_file(path: str | os.PathLike) -> None:
-    """Raise OSError (a plain `strerror`) unless `path` is a new name or a regular file: opening
-    a FIFO for writing blocks until someone reads it, and a device would swallow the report."""
+    """Raise OSError (a plain `strerror`) unless `path` is a new name in a writable folder or a
+    writable regular file: opening a FIFO for writing blocks until someone reads it, a device
+    would swallow the report, and a missing or read-only folder would fail only after all the
+    analysis was done."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise OSError(errno.ENOENT, f"The folder {_one_line(folder)} does not exist; nothing "
+                                        "was written. Choose another place.") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OSError(errno.EACCES, f"The folder {_one_line(folder)} cannot be written to "
+                                        "(no permission); nothing was written.") from None
         return  # a new file (or a dangling link, which the write will report itself)
     except OSError as exc:
         raise OSError(exc.errno, f"{_one_line(path)} cannot be written: "
@@ -180,6 +189,9 @@ def check_output_file(path: str | os.PathLike) -> None:
     if kind is not None:
         raise OSError(errno.EINVAL, f"{_one_line(path)} is {kind}; nothing was written there. "
                                     "Choose a file name.")
+    if not os.access(path, os.W_OK):
+        raise OSError(errno.EACCES, f"{_one_line(path)} cannot be written (read-only or no "
+                                    "permission); nothing was written.")
 
 
 # -- folders ---------------------------------------------------------------------------------------

@@ -15,6 +15,16 @@ class Verdict(StrEnum):
     NO_FACE = "no face"
 
 
+# How suspicious a verdict is: a face judged fake outranks one left uncertain (e.g. too small to
+# judge, however high its score), which outranks one judged real.
+VERDICT_RANK = {Verdict.FAKE: 2, Verdict.UNCERTAIN: 1, Verdict.REAL: 0}
+
+
+def suspicion(verdict, p_fake: float) -> tuple[int, float]:
+    """Sort key of a face or a clip's track: its verdict's rank, then its score."""
+    return VERDICT_RANK.get(verdict, 1), p_fake
+
+
 class Severity(StrEnum):
     """How much a metadata finding or quality warning matters (shared by both)."""
 
@@ -110,8 +120,11 @@ class AnalysisResult(MediaResult):
 
     @property
     def most_suspicious(self) -> FaceResult | None:
+        """The face that decides the image: fake before uncertain before real, then the
+        highest score (so a trusted "fake" face is never hidden by a higher-scoring face that
+        was too small or blurred to judge)."""
         scored = [f for f in self.faces if f.p_fake is not None]
-        return max(scored, key=lambda f: f.p_fake) if scored else None
+        return max(scored, key=lambda f: suspicion(f.verdict, f.p_fake)) if scored else None
 
     def to_dict(self) -> dict:
         """The CLI's JSONL contract (ARCHITECTURE.md) plus extra keys that readers may ignore."""

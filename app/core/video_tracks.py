@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.core.results import FaceResult, Verdict
+from app.core.results import FaceResult, Verdict, suspicion
 
 LINK_IOU = 0.25
 MIN_GAP_S = 1.5  # at least this long a track survives without a matching face
@@ -182,8 +182,9 @@ def score_tracks(tracks: list[Track], card) -> None:
 
 
 def deciding_track(tracks: list[Track]) -> Track | None:
-    """The clip's most suspicious track. A face seen in a single frame (often a false
-    detection) decides only when no face was seen twice."""
+    """The clip's most suspicious track (fake before uncertain before real, then the highest
+    score: results.suspicion). A face seen in a single frame (often a false detection) decides
+    only when no face was seen twice."""
     scored = [t for t in tracks if t.p_fake is not None]
     steady = [t for t in scored if len(t.points) >= 2] or scored
-    return max(steady, key=lambda t: t.p_fake) if steady else None
+    return max(steady, key=lambda t: suspicion(t.verdict, t.p_fake)) if steady else None

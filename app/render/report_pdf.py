@@ -6,6 +6,7 @@ images are handed to the document as resources instead of being loaded as URLs.
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import re
 from pathlib import Path
@@ -49,6 +50,10 @@ def html_to_pdf(html: str, path: str | os.PathLike, *, title: str = "Deepfake In
     from app.core.files import check_output_file
 
     check_output_file(path)  # a pipe or a device as the target would block or swallow it
+    # Qt reports a file it cannot open only as a console line and writes nothing, so open it
+    # here first (a clear OSError) and check afterwards that pages arrived.
+    with open(path, "wb"):
+        pass
     ensure_gui_app()
     writer = QPdfWriter(str(Path(path)))
     writer.setTitle(title)
@@ -66,6 +71,9 @@ def html_to_pdf(html: str, path: str | os.PathLike, *, title: str = "Deepfake In
     pages = doc.pageCount()
     doc.print_(writer)
     del writer  # finishes the file
+    if os.path.getsize(path) == 0:
+        raise OSError(errno.EIO, f"The PDF could not be written to {Path(path).name}: "
+                                 "nothing arrived in the file.")
     return pages
 
 

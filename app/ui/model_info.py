@@ -148,7 +148,8 @@ def card_html(card, error: str | None = None) -> str:
                  f"{hi}% up it is called <b>fake</b>."]
     else:
         tiers = [f"From {hi}% up a face is called <b>fake</b>; below, <b>real</b>."]
-    tiers.append("A picture takes the verdict of its most suspicious face.")
+    tiers.append("A picture takes the verdict of its most suspicious face (a face judged fake "
+                 "before one left uncertain, then the highest score).")
     parts.append(_section("How to read the scores", "<p>" + " ".join(tiers) + "</p>"))
     limits = [raw[k] for k in _LIMIT_KEYS if raw.get(k)]
     parts.append(_section("Known limits", "".join(_as_list(v) for v in limits) if limits else
