@@ -31,10 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="analyse image/video files or folders (recursive)")
     a.add_argument("paths", nargs="+", metavar="PATH", help="image or video files, or folders")
     a.add_argument("--format", choices=["jsonl", "table"], default="jsonl")
-    a.add_argument("--no-heatmap", action="store_true", help="skip GradCAM (faster)")
+    a.add_argument("--no-heatmap", action="store_true", help="skip the heatmaps (faster)")
     a.add_argument("--weights", metavar="FILE", help="model card (.json), .safetensors or a seed "
                    "checkpoint (.pt/.pth with 'model_state_dict')")
-    a.add_argument("--save-heatmaps", metavar="DIR", help="write GradCAM overlay PNGs here")
+    a.add_argument("--save-heatmaps", metavar="DIR",
+                   help="write each photo's heatmap overlay as a PNG here")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     a.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                    help="images analysed at once (default: one per CPU core, at most 4)")
@@ -54,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("model-info", help="print the installed detector's model card")
 
     r = sub.add_parser("report", help="analyse images and write a case report (HTML or PDF)")
-    r.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    r.add_argument("paths", nargs="+", metavar="PATH", help="image or video files, or folders")
     r.add_argument("--format", choices=["html", "pdf"], default=None,
                    help="default: from --out's extension, else html")
     r.add_argument("--out", metavar="FILE", help="default: case-report-<time>.<format> here")
@@ -123,6 +124,10 @@ def _load_analyzer(weights, heatmaps: bool):
 def _cmd_analyze(args) -> int:
     from app.cli_video import iter_media_files, run_mixed
 
+    if args.save_heatmaps and args.no_heatmap:
+        print("error: --save-heatmaps needs the heatmaps that --no-heatmap turns off; "
+              "drop one of them", file=sys.stderr)
+        return EXIT_USAGE
     missing = [p for p in args.paths if not Path(p).exists()]
     files = iter_media_files(args.paths)
     if not files:
@@ -142,8 +147,8 @@ def _cmd_analyze(args) -> int:
 
     last: list = [None]  # the result the progress line reports
 
-    def emit(item) -> None:
-        result, i = item.result, item.index + 1
+    def emit(item, start: int) -> None:
+        result, i = item.result, start + item.index + 1  # the position in the whole input
         last[0] = result
         record = result.to_dict()
         if heat_dir and result.faces and result.faces[0].heatmap is not None:
@@ -153,15 +158,16 @@ def _cmd_analyze(args) -> int:
         else:
             table_rows.append(record)
 
-    def progress(p) -> None:
+    def progress(p, start: int) -> None:
         if not args.quiet:
             rate = p.done / max(p.elapsed_s, 1e-9)
-            print(f"[{p.done}/{p.total}] {_short(last[0])}  {p.path}  ({rate:.1f} img/s, "
-                  f"ETA {p.eta_s or 0:.0f} s)", file=sys.stderr, flush=True)
+            print(f"[{start + p.done}/{len(files)}] {_short(last[0])}  {p.path}  "
+                  f"({rate:.1f} img/s, ETA {p.eta_s or 0:.0f} s)", file=sys.stderr, flush=True)
 
-    run_mixed(files, args, analyzer, lambda chunk: run_batch(
-        analyzer, chunk, heatmaps=None, expand=False, workers=args.workers, on_result=emit,
-        on_progress=progress), table_rows)
+    run_mixed(files, args, analyzer, lambda chunk, start: run_batch(
+        analyzer, chunk, heatmaps=None, expand=False, workers=args.workers,
+        on_result=lambda item: emit(item, start), on_progress=lambda p: progress(p, start)),
+        table_rows)
     if args.format == "table":
         _print_table(table_rows)
     return 0

@@ -40,21 +40,22 @@ def _bounded(kind: type, lo: float, hi: float) -> Callable[[str], float]:
     return parse
 
 
-def run_mixed(files: list[str], args, analyzer, run_images: Callable[[list[str]], None],
-              table_rows: list[dict]) -> None:
-    """Analyse in input order: consecutive photos go to `run_images` (the batch path, as
-    before), each video is analysed here and printed as one JSON line (or a table row)."""
+def run_mixed(files: list[str], args, analyzer,
+              run_images: Callable[[list[str], int], None], table_rows: list[dict]) -> None:
+    """Analyse in input order: consecutive photos go to `run_images(chunk, start)` (the batch
+    path; `start` = the chunk's first position in `files`, so numbering runs on across clips),
+    each video is analysed here and printed as one JSON line (or a table row)."""
     chunk: list[str] = []
-    for path in files:
+    for pos, path in enumerate(files):
         if not is_video_path(path):
             chunk.append(path)
             continue
         if chunk:
-            run_images(chunk)
+            run_images(chunk, pos - len(chunk))
             chunk = []
         emit_video(analyze_clip(path, args, analyzer), args, table_rows)
     if chunk:
-        run_images(chunk)
+        run_images(chunk, len(files) - len(chunk))
 
 
 def analyze_clip(path: str, args, analyzer):

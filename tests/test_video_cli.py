@@ -53,6 +53,28 @@ def test_videos_and_photos_in_input_order(cli_analyzer, tmp_path, astronaut, cap
     assert "[video]" in out.err
 
 
+def test_saved_heatmaps_are_numbered_across_clips_and_never_overwritten(
+        cli_analyzer, tmp_path, astronaut, capsys):
+    """Two photos with the same name in different folders, a clip between them: each photo
+    gets its own PNG (numbered by its place in the whole input) and progress counts on."""
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        save_rgb(tmp_path / sub / "x.png", astronaut[20:276, 96:352])
+    clip = clips.write_clip(tmp_path / "clip.mp4")
+    heat = tmp_path / "heat"
+    assert main(["analyze", "--save-heatmaps", str(heat), "--max-frames", "4",
+                 str(tmp_path / "a" / "x.png"), str(clip), str(tmp_path / "b" / "x.png")]) == 0
+    out = capsys.readouterr()
+    first, video, second = (json.loads(line) for line in out.out.splitlines())
+    assert video["kind"] == "video" and "heatmap_file" not in video
+    files = [Path(first["heatmap_file"]), Path(second["heatmap_file"])]
+    assert [f.name for f in files] == ["00001_x_heatmap.png", "00003_x_heatmap.png"]
+    assert all(f.is_file() and f.stat().st_size > 0 for f in files)
+    assert "[1/3]" in out.err and "[3/3]" in out.err
+    assert main(["analyze", "--save-heatmaps", str(heat), "--no-heatmap", str(clip)]) == 2
+    assert "--save-heatmaps needs the heatmaps" in capsys.readouterr().err
+
+
 def test_sampling_options(cli_analyzer, tmp_path, capsys):
     path = clips.write_clip(tmp_path / "clip.mov")
     assert main(["analyze", "-q", "--frames-per-second", "0.5", "--max-frames", "3",

@@ -155,10 +155,8 @@ def _analysed(analyzer, files: list[str], heatmaps, cancel, workers: int):
     import queue
     from concurrent.futures import ThreadPoolExecutor
 
-    import torch
+    from app.core.threads import fewer_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # process-wide: each worker thread runs its own single-threaded ops
     pool_of = queue.SimpleQueue()
     pool_of.put(analyzer)
     for _ in range(workers - 1):
@@ -171,20 +169,19 @@ def _analysed(analyzer, files: list[str], heatmaps, cancel, workers: int):
         finally:
             pool_of.put(a)
 
-    try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="dfi-batch") as ex:
-            window: list = []
-            nxt = 0
-            for i, path in enumerate(files):
-                while nxt < len(files) and len(window) < 2 * workers and not cancelled():
-                    window.append(ex.submit(job, files[nxt]))
-                    nxt += 1
-                if not window:  # cancelled before this file was started
-                    yield i, path, None
-                    return
-                yield i, path, window.pop(0).result()
-    finally:
-        torch.set_num_threads(threads)
+    # Each worker thread runs its own single-threaded ops (the count is process-wide).
+    with fewer_threads(workers, each=1), \
+            ThreadPoolExecutor(workers, thread_name_prefix="dfi-batch") as ex:
+        window: list = []
+        nxt = 0
+        for i, path in enumerate(files):
+            while nxt < len(files) and len(window) < 2 * workers and not cancelled():
+                window.append(ex.submit(job, files[nxt]))
+                nxt += 1
+            if not window:  # cancelled before this file was started
+                yield i, path, None
+                return
+            yield i, path, window.pop(0).result()
 
 
 # -- export ----------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ most `workers` frames are in flight, and no new frame starts once `cancelled()` 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +31,8 @@ def scored(analyzer, samples: Iterable, cancelled: Callable[[], bool],
     import queue
     from concurrent.futures import ThreadPoolExecutor
 
+    from app.core.threads import fewer_threads
+
     free: queue.SimpleQueue = queue.SimpleQueue()
     free.put(analyzer)
     for twin in _twins(analyzer, workers - 1):
@@ -45,49 +46,20 @@ def scored(analyzer, samples: Iterable, cancelled: Callable[[], bool],
             free.put(a)
 
     window: deque = deque()
-    _share_threads(workers)
-    try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="dfi-video-score") as pool:
-            try:
-                for sample in samples:
-                    if cancelled():
-                        break
-                    window.append(pool.submit(job, sample))
-                    if len(window) >= workers:
-                        yield window.popleft().result()
-                while window:
+    with fewer_threads(workers), \
+            ThreadPoolExecutor(workers, thread_name_prefix="dfi-video-score") as pool:
+        try:
+            for sample in samples:
+                if cancelled():
+                    break
+                window.append(pool.submit(job, sample))
+                if len(window) >= workers:
                     yield window.popleft().result()
-            finally:
-                for future in window:
-                    future.cancel()  # not started yet: never will be; running ones finish
-    finally:
-        _release_threads()
-
-
-# torch's intra-op thread count is process-wide: clips scored at the same time (two windows'
-# workers, a test) share one reduction, and the count in force before the first is restored
-# after the last, whatever order they finish in.
-_THREADS = threading.Lock()
-_THREADS_STATE = {"users": 0, "saved": None}
-
-
-def _share_threads(workers: int) -> None:
-    import torch
-
-    with _THREADS:
-        if _THREADS_STATE["users"] == 0:
-            _THREADS_STATE["saved"] = torch.get_num_threads()
-            torch.set_num_threads(max(1, _THREADS_STATE["saved"] // workers))
-        _THREADS_STATE["users"] += 1
-
-
-def _release_threads() -> None:
-    import torch
-
-    with _THREADS:
-        _THREADS_STATE["users"] -= 1
-        if _THREADS_STATE["users"] == 0:
-            torch.set_num_threads(_THREADS_STATE["saved"])
+            while window:
+                yield window.popleft().result()
+        finally:
+            for future in window:
+                future.cancel()  # not started yet: never will be; running ones finish
 
 
 def _twins(analyzer, n: int) -> list:
