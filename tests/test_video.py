@@ -237,6 +237,17 @@ def test_video_size_limit_is_the_videos_own(tmp_path, monkeypatch):
         check_video_file(str(path))
 
 
+def test_the_size_limit_message_names_the_real_limit(tmp_path):
+    """16.5 GB (binary, as the limit is counted) is over the README's 16 GB, and says so."""
+    from app.core.video_io import VideoLoadError, check_video_file
+
+    path = tmp_path / "huge.mp4"
+    with open(path, "wb") as f:  # sparse: no disk space used
+        f.truncate(int(16.5 * 1024**3))
+    with pytest.raises(VideoLoadError, match=r"The file is 16\.5 GB; videos over 16 GB are"):
+        check_video_file(str(path))
+
+
 def test_cancel_stops_between_frames(analyzer, clip):
     """No frame is analysed after the cancel is set, and the call returns promptly."""
     cancel = threading.Event()

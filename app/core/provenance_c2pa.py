@@ -132,7 +132,3 @@ def _c2pa_store_findings(store: dict) -> list[Finding]:
                            "Earlier files this one was made from, as the signer declares."))
     return out
 
-
-def describe_availability() -> str:
-    ok, why = c2pa_available()
-    return f"c2pa-python {why}" if ok else f"C2PA checks unavailable ({why})"

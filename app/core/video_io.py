@@ -93,7 +93,8 @@ def check_video_file(path: str) -> int:
         raise VideoLoadError("The file is empty (0 bytes); it holds no video.")
     if st.st_size > MAX_VIDEO_BYTES:
         raise VideoLoadError(
-            f"The file is {st.st_size / 1e9:.1f} GB; videos over {MAX_VIDEO_BYTES / 1e9:.0f} GB "
+            f"The file is {st.st_size / 1024**3:.1f} GB; videos over "
+            f"{MAX_VIDEO_BYTES / 1024**3:.0f} GB "
             "are refused. Cut the part you need with a video editor first.")
     return int(st.st_size)
 

@@ -25,11 +25,6 @@ def _bucket(key: str, fractions: dict[str, float]) -> str:
     return list(fractions)[-1]
 
 
-def ffpp_video(name: str) -> str:
-    """'035_0030.png' -> '035'; fakes '035_036_0030.png' -> '035' (the target video)."""
-    return Path(name).name.split("_")[0]
-
-
 # FF++ swaps come in pairs (035_036 puts 036's face into 035's video, 036_035 the reverse), so
 # one person's face is in four folders' worth of frames. The dev set's pairs, from its listing:
 FFPP_PAIRS = ("035_036", "055_147", "159_175", "263_284", "272_396", "644_657", "648_654",

@@ -189,7 +189,10 @@ class GalleryView(QWidget):
                 self.status.setText(f"Done: {done} images in {summary.elapsed_s:.0f} s "
                                     f"({counts}).")
         elif cancelled:
-            self.status.setText("Cancelled.")
+            self.status.setText("Cancelled before any image was analysed.")
+        else:
+            self.status.setText("Not analysed: the detector did not start (see the message "
+                                "at the top of the window).")
 
     def is_running(self) -> bool:
         return bool(self._jobs)

@@ -269,8 +269,10 @@ class MainWindow(QMainWindow):
             self.result_view.show_result(item.result, None)
             self.case.show_record(item.history_id)
             self.tabs.setCurrentWidget(self.result_view)
-        else:  # recompute with heatmaps for this one image; already in the history
-            self.open_file(item.path, store=False, record=item.history_id)
+        else:  # recompute with heatmaps for this one image; already in the history, unless
+            # the file changed since the batch (then it is analysed and filed anew, and said so)
+            self.open_file(item.path, store=False, expect_sha=item.result.sha256,
+                           record=item.history_id)
 
     def reopen(self, entry) -> None:
         """A history entry: re-analysed when the file changed, else shown from the record."""

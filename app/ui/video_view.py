@@ -218,7 +218,7 @@ class VideoView(QWidget):
             lo, hi = tr.p_spread or (None, None)
             cells = [f"Face {tr.id}", f"{_clock(tr.first_t)}-{_clock(tr.last_t)}, "
                      f"{len(tr.points)} frames", percent(tr.p_fake, cut),
-                     f"{percent(lo)}-{percent(hi)}" if lo is not None else "",
+                     f"{percent(lo, cut)}-{percent(hi, cut)}" if lo is not None else "",
                      verdict_word(tr)]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -117,7 +117,9 @@ class _JobRunner:
                 self._single(job)
             elif job.kind == "batch":
                 summary = self._batch(job)
-                cancelled = bool(summary and summary.cancelled)
+                # No summary: cancelled (or the window closed) while the model was loading.
+                cancelled = (summary.cancelled if summary is not None
+                             else job.cancel.is_set() or self.shared.closing.is_set())
         except Exception as exc:  # a bug: report it, keep the worker alive
             log.exception("Job %s (%s) failed", job.id, job.kind)
             s.sig_error.emit(JobError(job.id, f"{type(exc).__name__}: {exc}"))
@@ -168,7 +170,7 @@ class _JobRunner:
                 return
         if job.expect_sha is not None:
             if image.sha256 == job.expect_sha:
-                store, note = False, "Reopened from history: the file is unchanged."
+                store, note = False, "The file is unchanged since it was analysed."
             else:
                 store, note = True, ("The file has changed since it was analysed, so it was "
                                      "analysed again.")

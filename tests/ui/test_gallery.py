@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 
@@ -12,7 +13,14 @@ from app.core.history import make_thumbnail
 from app.core.results import AnalysisResult, Status, Verdict
 from app.ui.gallery_model import GalleryItem
 from app.ui.gallery_view import GalleryView
-from tests.ui.conftest import WrappedAnalyzer, drop_urls, make_folder, wait_batch_done, wait_result
+from tests.ui.conftest import (
+    RESULT_TIMEOUT_MS,
+    WrappedAnalyzer,
+    drop_urls,
+    make_folder,
+    wait_batch_done,
+    wait_result,
+)
 
 
 def test_dropping_a_folder_fills_the_gallery_and_progress_reaches_the_end(
@@ -53,6 +61,22 @@ def test_cancel_stops_a_batch(qtbot, make_window, analyzer, tmp_path, face_rgb, 
     calls = slow.calls
     qtbot.wait(500)
     assert slow.calls == calls  # nothing runs after a cancel
+
+
+def test_cancel_while_the_model_loads_says_so(qtbot, make_window, analyzer, tmp_path,
+                                               face_rgb, no_face):
+    def slow_factory():
+        time.sleep(1.5)
+        return analyzer
+
+    win = make_window(slow_factory, wait=False)
+    win.start_batch([str(make_folder(tmp_path / "p", face_rgb, no_face, n_faces=2))])
+    assert win.gallery.status.text() == "Waiting for the model..."
+    win.actions_.cancel.trigger()
+    wait_batch_done(qtbot, win)
+    assert win.gallery.status.text() == "Cancelled before any image was analysed."
+    assert not win.gallery.cancel_button.isEnabled() and win.gallery.model.rowCount() == 0
+    qtbot.waitUntil(lambda: win.model_ready, timeout=60_000)
 
 
 def test_closing_the_window_during_a_batch_stops_cleanly(qtbot, make_window, analyzer, tmp_path,
@@ -143,6 +167,14 @@ def test_double_click_opens_the_result_view(qtbot, make_window, tmp_path, face_r
     assert result.p_fake == next(i for i in g.visible_items()
                                  if i.name == "face_00.png").result.p_fake
     assert win.history.count() == 3  # opening from the gallery did not store it twice
+    assert win.result_view.note.text() == "The file is unchanged since it was analysed."
+    # The file changed after the batch: analysed again, filed anew, and the view says so.
+    item = next(i for i in g.visible_items() if i.name == "face_00.png")
+    Path(item.path).write_bytes(Path(item.path).read_bytes() + b"\0")
+    win.open_gallery_item(item)
+    qtbot.waitUntil(lambda: "has changed" in win.result_view.note.text(),
+                    timeout=RESULT_TIMEOUT_MS)
+    assert win.history.count() == 4
 
 
 def test_a_thousand_tiles_stay_smooth(qtbot, face_rgb):

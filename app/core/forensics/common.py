@@ -125,18 +125,6 @@ def jpeg_roundtrip(arr: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def robust_normalise(values: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.5,
-                     sample: int = 200_000) -> np.ndarray:
-    """Scale to [0,1] between two percentiles (estimated on a sample: bounded time and memory)."""
-    flat = values.reshape(-1)
-    if flat.size > sample:
-        idx = np.linspace(0, flat.size - 1, sample).astype(np.int64)
-        flat = flat[idx]
-    lo, hi = np.percentile(flat, [low_pct, high_pct])
-    out = (values.astype(np.float32) - np.float32(lo)) / np.float32(max(hi - lo, 1e-6))
-    return np.clip(out, 0.0, 1.0, out=out)
-
-
 def open_pil(raw: bytes | None) -> Image.Image | None:
     """The file's bytes as a lazily decoded Pillow image (headers only), or None."""
     if not raw:

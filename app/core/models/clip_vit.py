@@ -270,9 +270,6 @@ class ClipDetector(nn.Module):
                 return choice
         return ()
 
-    def head_state(self) -> dict[str, torch.Tensor]:
-        """The trained part (what weights/detector.safetensors holds for this architecture)."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
 
 
 def vit_reshape_transform(tokens: torch.Tensor) -> torch.Tensor:
