@@ -104,3 +104,20 @@ def test_face_crop_outside_image_replicates_edges():
     crop, region = face_crop(img, (0, 0, 100, 100), 64, scale=2.0)
     assert region[0] < 0 and crop.shape == (64, 64, 3)
     assert crop[32, 0, 0] == 200 and crop[32, 63, 0] == 0
+
+
+def test_judgeable_faces_in_a_large_group_photo_are_all_found(finder, astronaut):
+    """A 6000 x 4000 photo with eight faces ~70 px across (over the 64 px a score needs): a
+    flat 1024 px detection copy found half of them; the copy now keeps a third of the side."""
+    face = astronaut[20:276, 96:352]  # the face is ~90 of these 256 px
+    side = round(256 * 70 / 90)
+    tile = np.asarray(Image.fromarray(face).resize((side, side), Image.Resampling.LANCZOS))
+    photo = np.random.default_rng(0).normal(120, 20, (4000, 6000, 3)).clip(0, 255)
+    photo = photo.astype(np.uint8)
+    spots = [(300, 300), (1500, 600), (2800, 400), (4200, 700), (5300, 300), (900, 2500),
+             (2600, 2900), (4600, 3100)]
+    for x, y in spots:
+        photo[y : y + side, x : x + side] = tile
+    faces = finder.find(photo)
+    assert len(faces) == len(spots)
+    assert all(60 <= f.width <= 80 for f in faces)

@@ -108,14 +108,20 @@ class Analyzer:
             image = load_image(path, keep_bytes=True) if path and want_meta else self._load(source)
             if isinstance(source, LoadedImage):
                 path = source.path
+            turned = None
             with self._lock:
                 det = self.detector
                 t1 = time.perf_counter()
                 found = self.faces.find(image.rgb)
+                if not found and image.frames > 1:
+                    image, found = self._frame_with_a_face(image)
+                if not found and not isinstance(source, np.ndarray):  # a photo, not a frame
+                    turned = self.faces.turned_face(image.rgb)
                 t2 = time.perf_counter()
                 faces = self._score(image.rgb, found, want_maps)
                 t3 = time.perf_counter()
-            quality = [q.to_dict() for q in assess(image, faces, det.card.input_size)]
+            quality = [q.to_dict() for q in assess(image, faces, det.card.input_size,
+                                                   turned=turned)]
             t4 = time.perf_counter()
             findings = [f.to_dict() for f in meta.for_image(image)] if want_meta else []
             t5 = time.perf_counter()
@@ -145,6 +151,19 @@ class Analyzer:
         )
         self._summarise(result, det.card)
         return result
+
+    def _frame_with_a_face(self, image: LoadedImage) -> tuple[LoadedImage, list]:
+        """An animation or multi-page file whose first frame shows no face: up to 7 more
+        frames, evenly spread, and the first that shows one (else the first frame, as it was)."""
+        from app.core.images import other_frame
+
+        n = image.frames
+        for k in sorted({round(i * (n - 1) / 7) for i in range(1, 8)} - {0}):
+            candidate = other_frame(image, k)
+            found = self.faces.find(candidate.rgb)
+            if found:
+                return candidate, found
+        return image, []
 
     def _load(self, source) -> LoadedImage:
         if isinstance(source, LoadedImage):

@@ -24,7 +24,7 @@ from app.core.images import LoadedImage, load_image
 from app.core.logs import details_location
 from app.core.memory import TRIM_EVERY, release_freed_memory
 from app.core.results import AnalysisResult, Status
-from app.core.video_io import is_video_path, iter_media_files
+from app.core.video_io import is_video_path, walk_media
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class BatchSummary:
     cancelled: bool = False
     elapsed_s: float = 0.0
     counts: Counter = field(default_factory=Counter)  # verdict word -> files
+    not_checked: str = ""  # files.Walk.ignored_line(): what the folder walk passed over
 
     @property
     def errors(self) -> int:
@@ -117,8 +118,9 @@ def run_batch(
     default off: a batch is for triage, and the detailed view recomputes them for the one image
     it shows. `workers` > 1 analyses that many images at once (one torch thread each), which
     uses a multi-core CPU far better than one image with several threads."""
-    files = iter_media_files(list(paths)) if expand else [os.fspath(p) for p in paths]
-    summary = BatchSummary(total=len(files))
+    walk = walk_media(list(paths)) if expand else None
+    files = walk.files if walk else [os.fspath(p) for p in paths]
+    summary = BatchSummary(total=len(files), not_checked=walk.ignored_line() if walk else "")
     if on_start:
         on_start(len(files))
     t0 = time.perf_counter()

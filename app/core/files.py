@@ -203,6 +203,20 @@ class Walk:
 
     files: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, plain reason)
+    # Files inside the folders passed over because their names are not wanted (a document, a
+    # sound file, a clip in a format by a name the app does not know); hidden files not counted.
+    ignored: list[str] = field(default_factory=list)
+
+    def ignored_line(self, examples: int = 3) -> str:
+        """One plain line about `ignored` ("" when none), for stderr or a status line."""
+        if not self.ignored:
+            return ""
+        names = ", ".join(_one_line(Path(p).name) for p in self.ignored[:examples])
+        more = ", ..." if len(self.ignored) > examples else ""
+        n = len(self.ignored)
+        return (f"{n} other file{'s' if n > 1 else ''} in the folders {'were' if n > 1 else 'was'}"
+                f" not checked: not images or videos by name ({names}{more}). Give a file by "
+                "name to have it tried anyway.")
 
 
 def walk_images(paths: list[str | os.PathLike],
@@ -210,7 +224,8 @@ def walk_images(paths: list[str | os.PathLike],
     """Files in input order; folders expand recursively (sorted, a folder's files before its
     subfolders). A path given by name is always kept, so the user learns why it failed.
 
-    Inside folders: names without an image extension are skipped silently, as before. An
+    Inside folders: names without an image extension are passed over and listed in `ignored`
+    (one warning line says how many, with examples). An
     image-named entry that is not a regular file (pipe, socket, device, dangling link, link
     loop) is kept, so it gets its own one-line error instead of vanishing. Links to folders are
     followed, but a folder already walked (a link loop, or a second link to it) is skipped and
@@ -233,7 +248,14 @@ def walk_images(paths: list[str | os.PathLike],
             out.files.append(path)
     for line in describe_skipped(out.skipped):
         log.warning(line)  # the CLI prints warnings on stderr; the window's log keeps them
+    if out.ignored:
+        log.warning(out.ignored_line())
     return out
+
+
+def _housekeeping(name: str) -> bool:
+    """Files no one means to check: hidden ones and the desktop's own (thumbnail caches)."""
+    return name.startswith(".") or name.lower() in ("thumbs.db", "desktop.ini", "ehthumbs.db")
 
 
 def _walk_dir(top: str, visited: set, out: Walk, is_image) -> None:
@@ -267,6 +289,8 @@ def _walk_dir(top: str, visited: set, out: Walk, is_image) -> None:
                 subdirs.append(entry.path)
             elif is_image(entry.name):
                 out.files.append(entry.path)
+            elif not _housekeeping(entry.name):
+                out.ignored.append(entry.path)
         stack.extend(reversed(subdirs))  # depth-first, in sorted order
 
 

@@ -56,6 +56,8 @@ class LoadedImage:
     file_size: int | None = None
     original_mode: str | None = None
     exif_orientation: int | None = None
+    frames: int = 1  # an animated GIF/WebP or a multi-page TIFF holds several
+    frame: int = 0  # the one in `rgb`
     raw: bytes | None = field(default=None, repr=False)
 
     @property
@@ -91,9 +93,17 @@ def load_image(source: str | os.PathLike | bytes, *, keep_bytes: bool = False) -
         path=path,
         sha256=sha256_bytes(data),
         file_size=len(data),
-        raw=data if keep_bytes else None,
+        raw=data if keep_bytes or img["frames"] > 1 else None,  # other frames may be wanted
         **img,
     )
+
+
+def other_frame(image: LoadedImage, frame: int) -> LoadedImage:
+    """The same file's frame `frame` (an animation or a multi-page TIFF), as a LoadedImage."""
+    from dataclasses import replace
+
+    data = image.raw if image.raw is not None else _read_file(image.path)
+    return replace(image, rgb=decode_image(data, frame)["rgb"], frame=frame)
 
 
 def _read_file(path: str) -> bytes:
@@ -101,8 +111,9 @@ def _read_file(path: str) -> bytes:
     return read_capped(path, MAX_FILE_BYTES)
 
 
-def decode_image(data: bytes) -> dict:
-    """Decode bytes to {'rgb', 'format', 'original_mode', 'exif_orientation'}."""
+def decode_image(data: bytes, frame: int = 0) -> dict:
+    """Decode bytes to {'rgb', 'format', 'original_mode', 'exif_orientation', 'frames',
+    'frame'}; `frame` picks one of an animation's or multi-page file's frames."""
     _register_heif()
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -114,8 +125,10 @@ def decode_image(data: bytes) -> dict:
             fmt = im.format
             if im.width * im.height > MAX_PIXELS:
                 raise ImageTooLargeError(_bomb_message(im.width, im.height))
-            if getattr(im, "n_frames", 1) > 1:
-                im.seek(0)  # animated GIF/WebP/multi-page TIFF: the first frame
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            frame = min(max(frame, 0), frames - 1)
+            if frames > 1:
+                im.seek(frame)  # animated GIF/WebP/multi-page TIFF: one frame
             im.load()
             orientation = _exif_orientation(im)
             mode = im.mode
@@ -127,9 +140,20 @@ def decode_image(data: bytes) -> dict:
             "(a possible decompression bomb), so it was not opened."
         ) from exc
     except UnidentifiedImageError as exc:
+        from app.core.sniff import AUDIO, VIDEO, kind_of_head
+
+        kind = kind_of_head(data[:512])
+        if kind == AUDIO:
+            raise UnsupportedFormatError(
+                "This is a sound file, with no pictures: the app checks faces in photos and "
+                "videos, not voices.") from exc
+        if kind == VIDEO:
+            raise UnsupportedFormatError(
+                "This file holds a video, not a still image: open it as a video (drop it on "
+                "the window, or give it to `analyze` by name).") from exc
         raise UnsupportedFormatError(
             "This file is not an image in a format the app reads "
-            "(JPEG, PNG, WebP, BMP, TIFF, GIF, HEIC)."
+            "(JPEG, PNG, WebP, BMP, TIFF, GIF, HEIC, AVIF), nor a video."
         ) from exc
     except ImageLoadError:
         raise
@@ -137,7 +161,8 @@ def decode_image(data: bytes) -> dict:
         raise CorruptImageError(
             f"The image data is damaged or incomplete (truncated download?): {exc}"
         ) from exc
-    return {"rgb": rgb, "format": fmt, "original_mode": mode, "exif_orientation": orientation}
+    return {"rgb": rgb, "format": fmt, "original_mode": mode, "exif_orientation": orientation,
+            "frames": frames, "frame": frame}
 
 
 def _bomb_message(w: int, h: int) -> str:

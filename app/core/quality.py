@@ -34,6 +34,10 @@ HEAVY_JPEG = "heavy_jpeg"
 IMAGE_SMALL = "image_small"
 IMAGE_TOO_SMALL = "image_too_small"
 MANY_FACES_CODE = "many_faces"
+SEVERAL_FRAMES = "several_frames"
+TURNED_FACE = "turned_face"
+_TURN_WORDS = {90: "turned a quarter clockwise", 180: "upside down",
+               270: "turned a quarter anticlockwise"}
 # Warnings under which the score cannot be trusted: the verdict becomes "uncertain".
 UNCERTAIN_CODES = frozenset({FACE_TOO_SMALL, EXTREME_BLUR, IMAGE_TOO_SMALL})
 
@@ -63,9 +67,27 @@ class QualityWarning:
                 "makes_uncertain": self.makes_uncertain}
 
 
-def assess(image, faces: list[FaceResult], input_size: int) -> list[QualityWarning]:
-    """Quality warnings for one LoadedImage and its faces; `input_size` = the model's crop side."""
+def assess(image, faces: list[FaceResult], input_size: int,
+           turned: int | None = None) -> list[QualityWarning]:
+    """Quality warnings for one LoadedImage and its faces; `input_size` = the model's crop side;
+    `turned`: the turn under which a face appears when none is upright (FaceFinder.turned_face).
+    """
     out: list[QualityWarning] = []
+    frames = getattr(image, "frames", 1)
+    if frames > 1:
+        frame = getattr(image, "frame", 0)
+        which = (f"only frame {frame + 1}, the first of those tried with a face, was checked"
+                 if frame else "only the first was checked")
+        out.append(QualityWarning(
+            SEVERAL_FRAMES, f"This {image.format or 'file'} holds {frames} frames (an animation "
+            f"or several pages); {which}. Check the others separately (saved as pictures, or "
+            "an animation as a video).", Severity.WARNING, value=float(frames)))
+    if turned is not None and not faces:
+        out.append(QualityWarning(
+            TURNED_FACE, f"No upright face was found, but one appears with the picture "
+            f"{_TURN_WORDS.get(turned, f'turned {turned} degrees')}: the file has probably lost "
+            "its orientation. Rotate it upright and check it again.", Severity.WARNING,
+            value=float(turned)))
     h, w = image.height, image.width
     if min(h, w) < input_size / 2:
         out.append(QualityWarning(

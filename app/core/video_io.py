@@ -21,7 +21,8 @@ import numpy as np
 from app.core.errors import FileMissingError, ImageLoadError, InspectorError
 from app.core.files import check_readable, open_regular
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp", ".3g2",
+                              ".mts", ".m2ts", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"})
 MAX_VIDEO_BYTES = 16 * 1024**3  # 16 GiB: hours of phone video; beyond that, refuse
 MAX_FRAME_PIXELS = 8192 * 4352  # 8K is the largest frame any camera writes
 MAX_DURATION_S = 12 * 3600  # the walk never goes further than this, whatever the header says
@@ -35,18 +36,32 @@ class VideoLoadError(InspectorError):
     """The file could not be read as a video (the message says why, plainly)."""
 
 
+def is_video_name(name: str | os.PathLike) -> bool:
+    """By the name alone (folder walks)."""
+    return Path(name).suffix.lower() in VIDEO_EXTENSIONS
+
+
 def is_video_path(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+    """A video by its name, or by its content (app.core.sniff): a clip saved as `.jpg` or under
+    a name the app does not know goes to the video path, not to an image decoder."""
+    from app.core.sniff import VIDEO, sniff
+
+    return is_video_name(path) or sniff(path) == VIDEO
+
+
+def walk_media(paths: list[str | os.PathLike]):
+    """app.core.files.walk_images, keeping images and videos (by name) inside folders; the
+    other files it passes over are in `Walk.ignored`."""
+    from app.core.files import walk_images
+    from app.core.images import is_image_path
+
+    return walk_images(paths, keep=lambda name: is_image_path(name) or is_video_name(name))
 
 
 def iter_media_files(paths: list[str | os.PathLike]) -> list[str]:
-    """Like analysis.iter_image_files, but folder walks also keep videos (by extension). The
-    walk itself is app.core.files' (folder-link loops skipped and logged, special entries kept
-    so each gets its own error line)."""
-    from app.core.files import iter_image_files
-    from app.core.images import is_image_path
-
-    return iter_image_files(paths, keep=lambda name: is_image_path(name) or is_video_path(name))
+    """The files `walk_media` finds, as a list (folder-link loops skipped and logged, special
+    entries kept so each gets its own error line)."""
+    return walk_media(paths).files
 
 
 Cancel = Callable[[], bool] | threading.Event | None
@@ -128,16 +143,41 @@ def _open(path: str):
     /proc/self/fd link, which reopens the same file even if the name now points at a pipe."""
     import cv2
 
+    _quiet_opencv()
     with _open_checked(path) as fh:
         pinned = f"/proc/self/fd/{fh.fileno()}"
         cap = cv2.VideoCapture(pinned if os.path.exists(pinned) else path, cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
+        if _sound_only(path):
+            raise VideoLoadError(
+                "This file holds sound only (no video track): the app checks faces in photos "
+                "and videos, not voices.")
         raise VideoLoadError(
             "This file could not be opened as a video. It may be damaged or truncated (an MP4 "
             "whose recording was cut off before its index was written cannot be read), or use a "
             "codec this app cannot decode.")
     return cap
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings ("backend ... can't be used to capture by name") are noise on the
+    user's stderr: the app words every failure itself. Errors still print."""
+    try:
+        import cv2.utils.logging as cv_log
+
+        if cv_log.getLogLevel() > cv_log.LOG_LEVEL_ERROR:
+            cv_log.setLogLevel(cv_log.LOG_LEVEL_ERROR)
+    except (ImportError, AttributeError):  # an OpenCV build without the logging module
+        pass
+
+
+def _sound_only(path: str) -> bool:
+    """An MP4/QuickTime file whose tracks are all sound (its handler types, read from 'moov')."""
+    from app.core.video_meta import read_container_metadata
+
+    kinds = set(read_container_metadata(path).get("track_types", "").split(", ")) - {""}
+    return bool(kinds) and "soun" in kinds and "vide" not in kinds
 
 
 def probe(path: str | os.PathLike, *, hash_file: bool = True, cancel: Cancel = None) -> VideoInfo:

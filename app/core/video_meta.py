@@ -64,6 +64,7 @@ class _Mp4Reader:
         self.boxes = 0
         self.out: dict = {"container": "ISO-BMFF (MP4/QuickTime)"}
         self.handlers: list[str] = []
+        self.track_types: list[str] = []  # 'vide', 'soun', ...: what each track holds
         self.keys: list[str] = []
 
     def read(self) -> dict:
@@ -85,6 +86,8 @@ class _Mp4Reader:
             pos += size
         if self.handlers:
             self.out["handlers"] = ", ".join(dict.fromkeys(self.handlers))
+        if self.track_types:
+            self.out["track_types"] = ", ".join(dict.fromkeys(self.track_types))
         return {k: v for k, v in self.out.items() if v not in (None, "")}
 
     def _header(self, raw: bytes, room: int) -> tuple[bytes, int, int]:
@@ -150,6 +153,9 @@ class _Mp4Reader:
 
     def _hdlr(self, body: bytes) -> None:
         # version/flags(4) pre_defined(4) handler_type(4) reserved(12) name
+        kind = body[8:12]
+        if kind in (b"vide", b"soun"):
+            self.track_types.append(kind.decode("ascii"))
         name = body[24:].split(b"\0", 1)[0]
         if name[:1] and name[0] == len(name) - 1:  # QuickTime: a Pascal string
             name = name[1:]

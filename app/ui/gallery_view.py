@@ -69,6 +69,8 @@ class GalleryView(QWidget):
         self.progress.setMinimumWidth(220)
         self.status = QLabel("Drop a folder or several photos to check them all at once.")
         self.status.setObjectName("hint")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it can quote file names
         self.cancel_button = QPushButton(icon("cancel"), "Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.sig_cancel)
@@ -184,10 +186,11 @@ class GalleryView(QWidget):
             counts = ", ".join(f"{n} {_COUNT_WORDS[w]}" for w, n in sorted(
                 summary.counts.items(), key=lambda kv: _COUNT_ORDER.index(kv[0])) if n)
             if cancelled:
-                self.status.setText(f"Cancelled after {done} of {total} images ({counts}).")
+                text = f"Cancelled after {done} of {total} images ({counts})."
             else:
-                self.status.setText(f"Done: {done} images in {summary.elapsed_s:.0f} s "
-                                    f"({counts}).")
+                text = f"Done: {done} images in {summary.elapsed_s:.0f} s ({counts})."
+            not_checked = getattr(summary, "not_checked", "")
+            self.status.setText(f"{text}\n{not_checked}" if not_checked else text)
         elif cancelled:
             self.status.setText("Cancelled before any image was analysed.")
         else:

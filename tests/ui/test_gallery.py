@@ -63,6 +63,18 @@ def test_cancel_stops_a_batch(qtbot, make_window, analyzer, tmp_path, face_rgb, 
     assert slow.calls == calls  # nothing runs after a cancel
 
 
+def test_the_gallery_says_which_files_of_the_folder_were_not_checked(
+        qtbot, make_window, tmp_path, face_rgb, no_face):
+    folder = make_folder(tmp_path / "p", face_rgb, no_face, n_faces=1, broken=False)
+    (folder / "statement.docx").write_bytes(b"PK")
+    win = make_window()
+    win.start_batch([str(folder)])
+    wait_batch_done(qtbot, win)
+    status = win.gallery.status.text()
+    assert status.startswith("Done: 2 images")
+    assert "1 other file in the folders was not checked" in status and "statement.docx" in status
+
+
 def test_cancel_while_the_model_loads_says_so(qtbot, make_window, analyzer, tmp_path,
                                                face_rgb, no_face):
     def slow_factory():
