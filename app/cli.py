@@ -141,6 +141,11 @@ def _cmd_analyze(args) -> int:
     heat_dir = Path(args.save_heatmaps) if args.save_heatmaps else None
     if heat_dir:
         heat_dir.mkdir(parents=True, exist_ok=True)
+        from app.core.video_io import is_video_path
+
+        if not args.quiet and any(is_video_path(f) for f in files):
+            print("note: heatmap PNGs are written for photos; a clip's frames get theirs in the "
+                  "window and in case reports (`report`)", file=sys.stderr)
     from app.core.batch import run_batch
 
     table_rows = []

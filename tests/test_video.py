@@ -348,3 +348,11 @@ def test_two_frames_at_once_keep_order_and_stop_on_cancel(analyzer, clip, clip_r
     r = analyze_video(Counting(analyzer), clip, cancel=cancel, workers=2)
     assert r.cancelled and 2 <= r.frames_scored <= len(starts) <= 4
     assert all(t <= stamp["cancel"] for t in starts)  # nothing started after the cancel
+
+
+def test_a_verdict_from_very_few_frames_says_so(analyzer, tmp_path):
+    """Half a second of video: one or two sampled frames decide, and the result says so."""
+    path = clips.write_clip(tmp_path / "blink.mp4", [f for f, _ in clips.frames()[:6]])
+    result = analyze_video(analyzer, path)
+    assert result.status == "ok" and result.frames_scored < 3
+    assert any("The verdict rests on" in w and "frame" in w for w in result.warnings)

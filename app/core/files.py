@@ -206,6 +206,7 @@ class Walk:
     # Files inside the folders passed over because their names are not wanted (a document, a
     # sound file, a clip in a format by a name the app does not know); hidden files not counted.
     ignored: list[str] = field(default_factory=list)
+    wanted: str = "images"  # what the walk kept, in words ("images or videos")
 
     def ignored_line(self, examples: int = 3) -> str:
         """One plain line about `ignored` ("" when none), for stderr or a status line."""
@@ -215,12 +216,12 @@ class Walk:
         more = ", ..." if len(self.ignored) > examples else ""
         n = len(self.ignored)
         return (f"{n} other file{'s' if n > 1 else ''} in the folders {'were' if n > 1 else 'was'}"
-                f" not checked: not images or videos by name ({names}{more}). Give a file by "
+                f" not checked: not {self.wanted} by name ({names}{more}). Give a file by "
                 "name to have it tried anyway.")
 
 
-def walk_images(paths: list[str | os.PathLike],
-                keep: Callable[[str], bool] | None = None) -> Walk:
+def walk_images(paths: list[str | os.PathLike], keep: Callable[[str], bool] | None = None,
+                wanted: str = "images") -> Walk:
     """Files in input order; folders expand recursively (sorted, a folder's files before its
     subfolders). A path given by name is always kept, so the user learns why it failed.
 
@@ -230,12 +231,13 @@ def walk_images(paths: list[str | os.PathLike],
     loop) is kept, so it gets its own one-line error instead of vanishing. Links to folders are
     followed, but a folder already walked (a link loop, or a second link to it) is skipped and
     listed in `skipped` (and logged as a warning); so is a subfolder that cannot be listed.
-    `keep(name)` decides which names inside folders are wanted (default: image extensions).
+    `keep(name)` decides which names inside folders are wanted (default: image extensions);
+    `wanted` says what those are, for the line about the others.
     """
     if keep is None:
         from app.core.images import is_image_path as keep
 
-    out = Walk()
+    out = Walk(wanted=wanted)
     for p in paths:
         path = os.fspath(p)
         try:

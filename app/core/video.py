@@ -273,6 +273,9 @@ def _keep_key_frame(result: VideoResult, sample, faces: list[FaceResult], ids: l
     del kept[KEY_FRAMES:]
 
 
+FEW_FRAMES = 3  # a clip's verdict from fewer sampled frames of its face says so
+
+
 def _summarise(result: VideoResult, state: Walk, card) -> None:
     if not card.trained:
         result.warnings.append("UNTRAINED MODEL (test only): scores mean nothing.")
@@ -299,6 +302,12 @@ def _summarise(result: VideoResult, state: Walk, card) -> None:
         result.status, result.verdict = Status.NO_FACE, Verdict.NO_FACE
         return
     result.p_fake, result.verdict, result.deciding_track = top.p_fake, top.verdict, top.id
+    if len(top.points) < FEW_FRAMES:
+        n = len(top.points)
+        result.warnings.append(
+            f"The verdict rests on {n} sampled frame{'s' if n > 1 else ''} of Face {top.id}: a "
+            "clip this short, or a face seen this briefly, gives a less steady score than a "
+            "longer look.")
     short = [t.id for t in result.tracks if len(t.points) < 2]
     if short and len(short) < len(result.tracks):
         result.warnings.append(

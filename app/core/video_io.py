@@ -55,7 +55,8 @@ def walk_media(paths: list[str | os.PathLike]):
     from app.core.files import walk_images
     from app.core.images import is_image_path
 
-    return walk_images(paths, keep=lambda name: is_image_path(name) or is_video_name(name))
+    return walk_images(paths, keep=lambda name: is_image_path(name) or is_video_name(name),
+                       wanted="images or videos")
 
 
 def iter_media_files(paths: list[str | os.PathLike]) -> list[str]:

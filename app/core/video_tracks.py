@@ -8,6 +8,7 @@ by the model card: a few odd frames (motion blur, a hand over the face) move it 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,11 @@ from app.core.results import FaceResult, Verdict, suspicion
 
 LINK_IOU = 0.25
 MIN_GAP_S = 1.5  # at least this long a track survives without a matching face
+# Second chance for a face that overlaps no track (sparse samples of a moving head): the nearest
+# track, if its last box is within this many face widths, of a similar size, and the two are
+# each other's only near candidate (so two people are never swapped).
+LINK_REACH = 2.0
+LINK_SIZE_RATIO = 1.6
 
 
 @dataclass
@@ -132,6 +138,7 @@ class Tracker:
                 continue
             used.add(ti)
             owner[fi] = self._active[ti]
+        self._link_by_distance(faces, owner, used)
         ids = []
         for fi, face in enumerate(faces):
             track = owner.get(fi)
@@ -149,6 +156,33 @@ class Tracker:
                 warnings=list(face.warnings)))
             ids.append(track.id)
         return ids
+
+    def _link_by_distance(self, faces: list[FaceResult], owner: dict, used: set) -> None:
+        """Faces no track overlaps: linked to the nearest free track when it is near (LINK_REACH
+        face widths), alike in size, and unambiguous: each is the other's only candidate within
+        reach. At 1-2 s between samples a swaying head leaves no overlap; without this, one
+        person became dozens of one-frame "faces"."""
+        free_faces = [fi for fi in range(len(faces)) if fi not in owner]
+        free_tracks = [ti for ti in range(len(self._active)) if ti not in used]
+        if not free_faces or not free_tracks:
+            return
+
+        def near(ti: int, fi: int) -> bool:
+            a, b = self._active[ti].points[-1].box, faces[fi].box
+            wa, wb = a[2] - a[0], b[2] - b[0]
+            if min(wa, wb) <= 0 or max(wa, wb) / min(wa, wb) > LINK_SIZE_RATIO:
+                return False
+            dx = (a[0] + a[2] - b[0] - b[2]) / 2
+            dy = (a[1] + a[3] - b[1] - b[3]) / 2
+            return (dx * dx + dy * dy) ** 0.5 <= LINK_REACH * (wa + wb) / 2
+
+        reach = {(ti, fi) for ti in free_tracks for fi in free_faces if near(ti, fi)}
+        per_track = Counter(ti for ti, _ in reach)
+        per_face = Counter(fi for _, fi in reach)
+        for ti, fi in sorted(reach):
+            if per_track[ti] == 1 and per_face[fi] == 1:
+                used.add(ti)
+                owner[fi] = self._active[ti]
 
     @staticmethod
     def _predict(track: Track, t: float):

@@ -129,11 +129,11 @@ def write_outputs(out: Path, report: dict, scored: list[Scored], threshold: floa
 
 
 def collect(dirs: list[str], label: int, limit: int | None) -> list[tuple[str, str, int]]:
-    from app.core.analysis import iter_image_files
+    from app.core.video_io import is_video_name, walk_media
 
     items = []
-    for d in dirs:
-        files = iter_image_files([d])
+    for d in dirs:  # the clips are collected by evaluate_video: not "other files" here
+        files = [f for f in walk_media([d]).files if not is_video_name(f)]
         items.extend((f, d, label) for f in files[:limit])
     return items
 
