@@ -92,8 +92,9 @@ def speed(analyzer, clip: Path, seconds: float) -> None:
     print(f"  wall {wall:.1f} s = {wall / seconds:.2f} x running time (target < 0.50); "
           f"CPU {cpu:.1f} s = {cpu / seconds:.2f} x running time (two frames are scored at "
           "once: on 2 free cores the wall time is about half the CPU time)")
-    print(f"  probe+hash {t['probe'] / 1000:.2f} s; scoring {t['faces'] / 1000:.1f} s summed over "
-          f"the workers ({t['faces'] / max(1, v.frames_scored):.0f} ms per frame)")
+    busy = t["scoring_summed"]
+    print(f"  probe+hash {t['probe'] / 1000:.2f} s; scoring {busy / 1000:.1f} s summed over "
+          f"the workers ({busy / max(1, v.frames_scored):.0f} ms per frame)")
 
 
 def memory(analyzer, clip: Path, minutes: float) -> None:

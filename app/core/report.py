@@ -383,7 +383,8 @@ def _sev(severity) -> str:
 def _score(p: float | None, cutoffs=None) -> str:
     """p(fake) to three decimals and in whole percent as the app shows it (never across a
     cutoff the verdict was judged by: detector.shown_percent)."""
-    return "\u2014" if p is None else f"{p:.3f} ({shown_percent(p, cutoffs)}% fake)"
+    return ("\u2014" if p is None
+            else f"{p:.3f} ({shown_percent(p, cutoffs)}% likely manipulated)")
 
 
 def _verdict_text(result: AnalysisResult) -> str:

@@ -45,7 +45,7 @@ def video_section(result: AnalysisResult, index: int, notes: str, tags: list[str
                      f"{len(video.cuts)} scene cut(s) found"),
         ("Analysed at (UTC)", result.analysed_at or "?"), ("Model", result.model or "?"),
         ("Verdict", _verdict_text(result)),
-        ("Score p(fake)", _score(result.p_fake) + (
+        ("Score p(fake)", _score(result.p_fake, video.cutoffs()) + (
             f", decided by face {video.deciding_track}" if video.deciding_track else "")),
     ], mono=frozenset({"SHA-256"})))
     if result.status == Status.ERROR:
@@ -89,7 +89,7 @@ def _tracks_table(video: VideoResult) -> str:
         spread = f"{lo:.2f}-{hi:.2f}" if lo is not None else "?"
         rows.append(f"<tr><td><font color='{_color(tr.id)}'><b>Face {tr.id}</b></font></td>"
                     f"<td>{tr.first_t:.1f}-{tr.last_t:.1f} s</td><td>{len(tr.points)}</td>"
-                    f"<td>{_score(tr.p_fake)}</td><td>{spread}</td>"
+                    f"<td>{_score(tr.p_fake, video.cutoffs())}</td><td>{spread}</td>"
                     f"<td>{esc(tr.verdict or '?')}</td></tr>")
     return "".join(rows) + "</table>"
 
@@ -117,7 +117,7 @@ def _key_frames_html(video: VideoResult, result: AnalysisResult) -> tuple[str, s
         h = round(img.shape[0] * THUMB_W / img.shape[1])
         cells.append(f"<td><img src='{data_uri(img, 'JPEG')}' width='{THUMB_W}' height='{h}' "
                      f"alt='frame {k.frame}'><br>{k.t:.1f} s (frame {k.frame}): "
-                     f"{_score(k.max_p)}</td>")
+                     f"{_score(k.max_p, video.cutoffs())}</td>")
     html = "<table><tr>" + "".join(cells) + "</tr></table>" if cells else ""
     return html, note
 

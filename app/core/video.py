@@ -106,6 +106,18 @@ class VideoResult(MediaResult):
 
     kind = "video"
 
+    def cutoffs(self):
+        """The threshold and band this clip was judged with (stored in `settings`), for
+        detector.shown_percent; None when not stored (an old record)."""
+        s = self.settings or {}
+        if s.get("threshold") is None:
+            return None
+        from types import SimpleNamespace
+
+        band = s.get("uncertain_band")
+        return SimpleNamespace(threshold=s["threshold"],
+                               uncertain_band=tuple(band) if band else None)
+
     def to_dict(self) -> dict:
         return {
             "kind": "video", **self.shared_dict(), "deciding_track": self.deciding_track,
@@ -246,7 +258,8 @@ def analyze_video(
     result.tracks = tracker.tracks
     score_tracks(result.tracks, card)
     _summarise(result, state, card)
-    result.timings_ms = {"probe": (t1 - t0) * 1000.0, "faces": face_ms,
+    # Frames are scored two at a time, so their summed scoring time can exceed the total.
+    result.timings_ms = {"probe": (t1 - t0) * 1000.0, "scoring_summed": face_ms,
                          "total": (time.perf_counter() - t0) * 1000.0}
     return result
 

@@ -293,13 +293,7 @@ class VideoView(QWidget):
 
 def _cutoffs(video, card):
     """The threshold and band the clip was judged with (stored with it), else the card's."""
-    s = video.settings or {}
-    if s.get("threshold") is None:
-        return card
-    from types import SimpleNamespace
-
-    band = s.get("uncertain_band")
-    return SimpleNamespace(threshold=s["threshold"], uncertain_band=tuple(band) if band else None)
+    return video.cutoffs() or card
 
 
 class _FrameThumb(QLabel):
