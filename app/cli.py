@@ -190,9 +190,9 @@ def _save_overlay(path: str, result, out_dir, index: int) -> str:
     from PIL import Image
 
     from app.core.explain import overlay_faces
-    from app.core.images import load_image
+    from app.core.images import load_image, shown_frame
 
-    rgb = load_image(path).rgb
+    rgb = shown_frame(load_image(path), result).rgb
     out = out_dir / f"{index:05d}_{Path(path).stem[:60]}_heatmap.png"
     Image.fromarray(overlay_faces(rgb, result.faces, 0.5)).save(out)
     return str(out)

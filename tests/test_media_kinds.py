@@ -3,6 +3,7 @@ that lost their orientation, folders with other documents in them."""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import time
@@ -41,12 +42,26 @@ def test_kind_of_head(head, kind):
 
 
 def test_transport_streams_by_their_sync_bytes():
-    ts = bytearray(600)
-    ts[0] = ts[188] = ts[376] = 0x47
-    m2ts = bytearray(600)  # AVCHD .MTS: a 4-byte time stamp before each 188-byte packet
-    m2ts[4] = m2ts[196] = m2ts[388] = 0x47
+    ts, m2ts = bytearray(1024), bytearray(1024)
+    for k in range(5):
+        ts[k * 188] = 0x47
+        m2ts[4 + k * 192] = 0x47  # AVCHD .MTS: a 4-byte time stamp before each packet
     assert kind_of_head(bytes(ts)) == VIDEO and kind_of_head(bytes(m2ts)) == VIDEO
-    assert kind_of_head(bytes(600)) is None
+    assert kind_of_head(bytes(1024)) is None
+    three = bytearray(1024)
+    three[0] = three[188] = three[376] = 0x47  # three in a row happen by chance
+    assert kind_of_head(bytes(three)) is None
+
+
+def test_pictures_whose_bytes_fit_a_video_test_stay_pictures(tmp_path):
+    """A reviewer's cases: a BMP whose size field puts 0x47 at byte 4 over a grey (0x47) picture,
+    and a GIF ('G' = 0x47) with a grey palette, looked like MPEG transport streams."""
+    bmp = tmp_path / "grey.bmp"
+    Image.new("RGB", (1920, 810), (0x47, 0x47, 0x47)).save(bmp)
+    gif = tmp_path / "grey.gif"
+    Image.new("P", (64, 64)).save(gif, palette=[0x47] * 768)
+    for path in (bmp, gif):
+        assert not is_video_path(path), path.name
 
 
 def test_a_clip_under_a_picture_name_goes_to_the_video_path(tmp_path):
@@ -99,9 +114,30 @@ def test_an_animation_is_checked_on_a_frame_with_a_face_and_says_so(analyzer, tm
     (q,) = [q for q in r.quality if q["code"] == SEVERAL_FRAMES]
     assert q["value"] == 3 and "only frame 3" in q["message"]
     assert any("holds 3 frames" in w for w in r.warnings)
+    # What is shown with the boxes (window, gallery, reports, saved heatmaps) is that frame,
+    # not the black first one.
+    from app.core.batch import analyze_one
+
+    item = analyze_one(analyzer, str(path), heatmaps=False)
+    assert item.result.frame == 2 and item.image.frame == 2
+    x1, y1, x2, y2 = (int(v) for v in item.result.faces[0].box)
+    assert item.image.rgb[y1:y2, x1:x2].mean() > 50
+    assert json.loads(json.dumps(r.to_dict()))["frame"] == 2
     # A still picture says nothing of frames.
     still = analyzer.analyze(str(save_rgb(tmp_path / "still.png", astronaut)), heatmaps=False)
     assert not [q for q in still.quality if q["code"] == SEVERAL_FRAMES]
+
+
+def test_a_phone_jpeg_with_a_gain_map_is_one_picture(analyzer, tmp_path, astronaut):
+    """Pillow opens a JPEG carrying extra pictures (Ultra-HDR gain map, depth map) as MPO
+    with 2+ frames: those are not frames of the photo."""
+    from app.core.quality import SEVERAL_FRAMES
+
+    path = tmp_path / "PXL_0001.jpg"
+    Image.fromarray(astronaut).save(path, "MPO", save_all=True,
+                                    append_images=[Image.new("RGB", (128, 128), (90, 90, 90))])
+    r = analyzer.analyze(str(path), heatmaps=False)
+    assert r.status == "ok" and not [q for q in r.quality if q["code"] == SEVERAL_FRAMES]
 
 
 @pytest.mark.parametrize("turn, words", [(Image.Transpose.ROTATE_90, "quarter clockwise"),

@@ -112,10 +112,12 @@ class Analyzer:
             with self._lock:
                 det = self.detector
                 t1 = time.perf_counter()
-                found = self.faces.find(image.rgb)
+                photo = not isinstance(source, np.ndarray)  # else a video frame
+                found = self.faces.find(image.rgb, photo=photo)
                 if not found and image.frames > 1:
                     image, found = self._frame_with_a_face(image)
-                if not found and not isinstance(source, np.ndarray):  # a photo, not a frame
+                if not found and photo and image.exif_orientation in (None, 1):
+                    # (a file that kept its orientation tag was turned upright already)
                     turned = self.faces.turned_face(image.rgb)
                 t2 = time.perf_counter()
                 faces = self._score(image.rgb, found, want_maps)
@@ -137,6 +139,7 @@ class Analyzer:
             sha256=image.sha256,
             model=det.card.id,
             image_size=(image.width, image.height),
+            frame=image.frame,
             analysed_at=now,
             metadata=findings,
             quality=quality,
@@ -155,11 +158,11 @@ class Analyzer:
     def _frame_with_a_face(self, image: LoadedImage) -> tuple[LoadedImage, list]:
         """An animation or multi-page file whose first frame shows no face: up to 7 more
         frames, evenly spread, and the first that shows one (else the first frame, as it was)."""
-        from app.core.images import other_frame
+        from app.core.images import other_frames
 
         n = image.frames
-        for k in sorted({round(i * (n - 1) / 7) for i in range(1, 8)} - {0}):
-            candidate = other_frame(image, k)
+        wanted = sorted({round(i * (n - 1) / 7) for i in range(1, 8)} - {0})
+        for candidate in other_frames(image, wanted):  # one forward pass through the file
             found = self.faces.find(candidate.rgb)
             if found:
                 return candidate, found

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from app.core.errors import InspectorError
 from app.core.history import verdict_key as verdict_word
-from app.core.images import LoadedImage, load_image
+from app.core.images import LoadedImage, load_image, shown_frame
 from app.core.logs import details_location
 from app.core.memory import TRIM_EVERY, release_freed_memory
 from app.core.results import AnalysisResult, Status
@@ -86,7 +86,8 @@ def analyze_one(analyzer, path: str, *, heatmaps: bool | None = None) -> BatchIt
         except InspectorError:
             # The analyzer turns the same failure into its standard error record.
             return BatchItem(-1, path, analyzer.analyze(path, heatmaps=heatmaps))
-        return BatchItem(-1, path, analyzer.analyze(image, heatmaps=heatmaps), image)
+        result = analyzer.analyze(image, heatmaps=heatmaps)
+        return BatchItem(-1, path, result, shown_frame(image, result))  # the boxes' frame
     except Exception as exc:  # a bug: report in place, keep going
         log.exception("Unexpected failure analysing %s", path)
         return BatchItem(-1, path, internal_error_result(path, exc))

@@ -6,6 +6,8 @@ import hashlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,9 @@ from app.core.files import MAX_READ_BYTES, read_capped
 # 80 megapixels covers every phone and DSLR; larger is refused as a likely decompression bomb.
 MAX_PIXELS = 80_000_000
 MAX_FILE_BYTES = MAX_READ_BYTES
+# Formats whose extra frames are frames of the picture (an animation, pages); others, such as
+# MPO (a phone JPEG with a gain map or depth map inside), are one picture.
+FRAME_FORMATS = frozenset({"GIF", "WEBP", "PNG", "TIFF"})
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif",
      ".avif"}
@@ -98,12 +103,26 @@ def load_image(source: str | os.PathLike | bytes, *, keep_bytes: bool = False) -
     )
 
 
-def other_frame(image: LoadedImage, frame: int) -> LoadedImage:
-    """The same file's frame `frame` (an animation or a multi-page TIFF), as a LoadedImage."""
+def other_frames(image: LoadedImage, frames: list[int]) -> Iterator[LoadedImage]:
+    """The same file's frames (an animation or a multi-page TIFF), in ascending order, as
+    LoadedImages; the file is decoded in one forward pass (decode_frames)."""
     from dataclasses import replace
 
     data = image.raw if image.raw is not None else _read_file(image.path)
-    return replace(image, rgb=decode_image(data, frame)["rgb"], frame=frame)
+    for img in decode_frames(data, frames):
+        yield replace(image, rgb=img["rgb"], frame=img["frame"])
+
+
+def other_frame(image: LoadedImage, frame: int) -> LoadedImage:
+    """The same file's frame `frame`, as a LoadedImage."""
+    return next(other_frames(image, [frame]))
+
+
+def shown_frame(image: LoadedImage, result) -> LoadedImage:
+    """`image` as the analysis saw it: the frame its boxes and heatmaps are on (an animation
+    whose first frame had no face was analysed on a later one)."""
+    frame = getattr(result, "frame", 0) or 0
+    return image if frame == image.frame else other_frame(image, frame)
 
 
 def _read_file(path: str) -> bytes:
@@ -114,26 +133,45 @@ def _read_file(path: str) -> bytes:
 def decode_image(data: bytes, frame: int = 0) -> dict:
     """Decode bytes to {'rgb', 'format', 'original_mode', 'exif_orientation', 'frames',
     'frame'}; `frame` picks one of an animation's or multi-page file's frames."""
+    return next(decode_frames(data, [frame]))
+
+
+def decode_frames(data: bytes, frames: list[int]) -> Iterator[dict]:
+    """decode_image's dict for each of `frames` (ascending, clipped to the file's frames).
+    The file is opened once and Pillow steps forward from the frame it is on, so N frames of
+    an animation cost one pass through it, not N. Only real animations and pages count as
+    frames (FRAME_FORMATS): the extra pictures of a phone's JPEG (an MPO's gain map, depth map
+    or preview) are not."""
     _register_heif()
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    with _decode_errors(data):
+        im = Image.open(io.BytesIO(data))
+        fmt = im.format
+        if im.width * im.height > MAX_PIXELS:
+            raise ImageTooLargeError(_bomb_message(im.width, im.height))
+        n = int(getattr(im, "n_frames", 1) or 1) if fmt in FRAME_FORMATS else 1
+    for k in sorted({min(max(int(f), 0), n - 1) for f in frames}):
+        with _decode_errors(data):
+            if n > 1:
+                im.seek(k)
+            im.load()
+            orientation = _exif_orientation(im)
+            mode = im.mode
+            shown = ImageOps.exif_transpose(im) if orientation not in (None, 1) else im
+            rgb = _to_rgb(shown)
+        yield {"rgb": rgb, "format": fmt, "original_mode": mode, "exif_orientation": orientation,
+               "frames": n, "frame": k}
+
+
+@contextmanager
+def _decode_errors(data: bytes) -> Iterator[None]:
+    """Pillow's failures as the app's plain ImageLoadErrors (a bomb, not an image, damaged)."""
     try:
         with warnings.catch_warnings():
             # Pillow warns between MAX_PIXELS and 2x MAX_PIXELS; treat that as a bomb too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-            fmt = im.format
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageTooLargeError(_bomb_message(im.width, im.height))
-            frames = int(getattr(im, "n_frames", 1) or 1)
-            frame = min(max(frame, 0), frames - 1)
-            if frames > 1:
-                im.seek(frame)  # animated GIF/WebP/multi-page TIFF: one frame
-            im.load()
-            orientation = _exif_orientation(im)
-            mode = im.mode
-            im = ImageOps.exif_transpose(im) if orientation not in (None, 1) else im
-            rgb = _to_rgb(im)
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(
             "The image declares far more pixels than any real photo "
@@ -142,7 +180,7 @@ def decode_image(data: bytes, frame: int = 0) -> dict:
     except UnidentifiedImageError as exc:
         from app.core.sniff import AUDIO, VIDEO, kind_of_head
 
-        kind = kind_of_head(data[:512])
+        kind = kind_of_head(data[:1024])
         if kind == AUDIO:
             raise UnsupportedFormatError(
                 "This is a sound file, with no pictures: the app checks faces in photos and "
@@ -161,8 +199,6 @@ def decode_image(data: bytes, frame: int = 0) -> dict:
         raise CorruptImageError(
             f"The image data is damaged or incomplete (truncated download?): {exc}"
         ) from exc
-    return {"rgb": rgb, "format": fmt, "original_mode": mode, "exif_orientation": orientation,
-            "frames": frames, "frame": frame}
 
 
 def _bomb_message(w: int, h: int) -> str:

@@ -76,8 +76,13 @@ def assess(image, faces: list[FaceResult], input_size: int,
     frames = getattr(image, "frames", 1)
     if frames > 1:
         frame = getattr(image, "frame", 0)
-        which = (f"only frame {frame + 1}, the first of those tried with a face, was checked"
-                 if frame else "only the first was checked")
+        if frame:
+            which = f"only frame {frame + 1}, the first of those tried with a face, was checked"
+        elif faces:
+            which = "only the first was checked"
+        else:
+            which = (f"no face was found in the first nor in {min(7, frames - 1)} others spread "
+                     "through it")
         out.append(QualityWarning(
             SEVERAL_FRAMES, f"This {image.format or 'file'} holds {frames} frames (an animation "
             f"or several pages); {which}. Check the others separately (saved as pictures, or "

@@ -234,10 +234,10 @@ def _image_for(result: AnalysisResult, rgb) -> tuple[np.ndarray | None, str]:
     if rgb is not None or not result.path:
         return rgb, "" if rgb is not None else "Image not embedded (no file)."
     from app.core.errors import InspectorError
-    from app.core.images import load_image
+    from app.core.images import load_image, shown_frame
 
     try:
-        image = load_image(result.path)
+        image = shown_frame(load_image(result.path), result)
     except InspectorError as exc:
         return None, f"Image not embedded: {exc}"
     if result.sha256 and image.sha256 != result.sha256:

@@ -117,6 +117,7 @@ class AnalysisResult(MediaResult):
     image_size: tuple[int, int] | None = None  # width, height after orientation
     # Input-quality warnings (app.core.quality.QualityWarning.to_dict), plain dicts.
     quality: list[dict] = field(default_factory=list)
+    frame: int = 0  # of an animation or multi-page file: the frame analysed (boxes are on it)
 
     @property
     def most_suspicious(self) -> FaceResult | None:
@@ -133,5 +134,6 @@ class AnalysisResult(MediaResult):
             "faces": [f.to_dict() for f in self.faces],
             "image_size": list(self.image_size) if self.image_size else None,
             "quality": [dict(q) for q in self.quality],
+            "frame": self.frame,
             "kind": "image",  # videos say "video" (app.core.video.VideoResult)
         }

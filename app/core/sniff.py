@@ -10,10 +10,15 @@ import os
 import stat
 
 VIDEO, AUDIO = "video", "audio"
-HEAD_BYTES = 512
-# ISO-BMFF brands of still images (HEIF/AVIF): Pillow reads those, not the video path.
-_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif",
-                 b"avis", b"miaf"}
+HEAD_BYTES = 1024
+# ISO-BMFF brands of still images (HEIF/AVIF, JPEG in HEIF, Canon's CR3 raw): not the video path.
+_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1",
+                 b"mif2", b"msf1", b"avif", b"avis", b"avio", b"avci", b"miaf", b"jpeg", b"crx "}
+# Still-image signatures: checked first, so no weaker video test (MPEG-TS sync bytes) can claim
+# a picture whose bytes happen to fit it.
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*",
+                b"\x00\x00\x01\x00")
+TS_PACKETS = 5  # MPEG-TS: this many sync bytes in a row, 188 (or 192) bytes apart
 _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
 _QUICKTIME_TOP = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 _ASF = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # WMV / WMA
@@ -23,6 +28,8 @@ AUDIO_EXTENSIONS = frozenset({".m4a", ".mp3", ".wav", ".aac", ".oga", ".opus", "
 
 def kind_of_head(head: bytes) -> str | None:
     """VIDEO, AUDIO or None (an image, or something else) for a file's first bytes."""
+    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return None
     if len(head) >= 12 and head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in _IMAGE_BRANDS:
@@ -52,8 +59,9 @@ def kind_of_head(head: bytes) -> str | None:
 
 
 def _transport_stream(head: bytes, first: int, step: int) -> bool:
-    """Three packets' sync bytes (0x47) where MPEG-TS puts them."""
-    return len(head) > first + 2 * step and all(head[first + k * step] == 0x47 for k in range(3))
+    """TS_PACKETS packets' sync bytes (0x47) where MPEG-TS puts them."""
+    last = first + (TS_PACKETS - 1) * step
+    return len(head) > last and all(head[first + k * step] == 0x47 for k in range(TS_PACKETS))
 
 
 def sniff(path: str | os.PathLike) -> str | None:

@@ -50,12 +50,26 @@ def html_to_pdf(html: str, path: str | os.PathLike, *, title: str = "Deepfake In
     from app.core.files import check_output_file
 
     check_output_file(path)  # a pipe or a device as the target would block or swallow it
-    # Qt reports a file it cannot open only as a console line and writes nothing, so open it
-    # here first (a clear OSError) and check afterwards that pages arrived.
-    with open(path, "wb"):
+    # Qt reports a file it cannot open only as a console line and writes nothing. So: write a
+    # side file, opened here first (a clear OSError), check that pages arrived, then put it in
+    # place; an earlier report at `path` is kept if anything fails.
+    part = Path(f"{os.fspath(path)}.part")
+    with open(part, "wb"):
         pass
+    try:
+        pages = _print(html, part, title, page)
+        if part.stat().st_size == 0:
+            raise OSError(errno.EIO, f"The PDF could not be written to {Path(path).name}: "
+                                     "nothing arrived in the file.")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+    return pages
+
+
+def _print(html: str, path: Path, title: str, page: QPageSize.PageSizeId) -> int:
     ensure_gui_app()
-    writer = QPdfWriter(str(Path(path)))
+    writer = QPdfWriter(str(path))
     writer.setTitle(title)
     writer.setCreator("Deepfake Inspector")
     writer.setPageLayout(QPageLayout(QPageSize(page), QPageLayout.Orientation.Portrait,
@@ -71,9 +85,6 @@ def html_to_pdf(html: str, path: str | os.PathLike, *, title: str = "Deepfake In
     pages = doc.pageCount()
     doc.print_(writer)
     del writer  # finishes the file
-    if os.path.getsize(path) == 0:
-        raise OSError(errno.EIO, f"The PDF could not be written to {Path(path).name}: "
-                                 "nothing arrived in the file.")
     return pages
 
 

@@ -146,7 +146,7 @@ class _JobRunner:
         from app.core.batch import internal_error_result
         from app.core.errors import InspectorError
         from app.core.history import make_thumbnail
-        from app.core.images import LoadedImage, load_image
+        from app.core.images import LoadedImage, load_image, shown_frame
         from app.ui.theme import rgb_to_qimage
 
         emit = self.service.sig_result.emit
@@ -175,6 +175,7 @@ class _JobRunner:
                 store, note = True, ("The file has changed since it was analysed, so it was "
                                      "analysed again.")
         result = analyzer.analyze(image, heatmaps=True)
+        image = shown_frame(image, result)  # the frame the boxes are on
         thumb = make_thumbnail(image.rgb)
         hid = self._store(job, result, thumb, store)
         emit(JobResult(job.id, job.kind, 0, result, rgb_to_qimage(image.rgb), thumb, hid, note))
