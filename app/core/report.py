@@ -25,7 +25,7 @@ from app.core.results import VERDICT_TEXT, AnalysisResult, Status, Verdict
 
 OVERVIEW_MAX_SIDE = 720  # px of the embedded overview image
 FACE_SIDE = 160  # px of each embedded face crop / heatmap
-VERDICT_COLOR = {Verdict.FAKE: "#c62828", Verdict.REAL: "#2e7d32", Verdict.UNCERTAIN: "#ef6c00"}
+VERDICT_COLOR = {Verdict.FAKE: "#c62828", Verdict.REAL: "#2e7d32", Verdict.UNCERTAIN: "#a35f00"}
 SEVERITY_COLOR = {"warning": "#c62828", "notable": "#ef6c00", "info": "#607d8b"}
 
 CAN_AND_CANNOT = [

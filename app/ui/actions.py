@@ -31,8 +31,9 @@ def _action(win: QMainWindow, text: str, slot=None, shortcut=None, icon_name: st
 def build_actions(win) -> SimpleNamespace:
     """Create the actions, the menu bar and the toolbar for `win` (a MainWindow)."""
     a = SimpleNamespace()
-    a.open = _action(win, "&Open Photo...", win.open_dialog, QKeySequence.StandardKey.Open,
-                     "open", "Open one or more photos (Ctrl+O)")
+    a.open = _action(win, "&Open Photo or Video...", win.open_dialog,
+                     QKeySequence.StandardKey.Open, "open",
+                     "Open one or more photos or video clips (Ctrl+O)")
     a.open_folder = _action(win, "Open &Folder...", win.open_folder_dialog, "Ctrl+Shift+O",
                             "folder", "Check every photo in a folder and its subfolders")
     a.paste = _action(win, "&Paste Image", win.paste, QKeySequence.StandardKey.Paste, "paste",

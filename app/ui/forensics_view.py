@@ -94,13 +94,20 @@ class ForensicsView(QWidget):
         self.filter_box.setAccessibleName("Forensic filter")
         self.opacity_slider.setAccessibleName("Map opacity")
 
-        bar = QHBoxLayout()
+        # Two rows: what is computed, then how it is shown and kept. In one row the controls
+        # needed 1,150 px and widened the window past a laptop's screen.
+        top, second = QHBoxLayout(), QHBoxLayout()
         for w in (QLabel("Filter"), self.filter_box, self.param_label, self.param_slider,
-                  self.param_value, self.overlay_check, QLabel("Opacity"), self.opacity_slider,
-                  self.opacity_label, self.side_check, self.export_button, self.report_check,
-                  self.cancel_button, self.busy_label):
-            bar.addWidget(w)
-        bar.addStretch(1)
+                  self.param_value, self.cancel_button, self.busy_label):
+            top.addWidget(w)
+        top.addStretch(1)
+        for w in (self.overlay_check, QLabel("Opacity"), self.opacity_slider, self.opacity_label,
+                  self.side_check, self.export_button, self.report_check):
+            second.addWidget(w)
+        second.addStretch(1)
+        bar = QVBoxLayout()
+        bar.addLayout(top)
+        bar.addLayout(second)
 
         self.original_view = ImageView()
         self.map_view = MapImageView()

@@ -65,7 +65,7 @@ class GalleryView(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
-        self.progress.setFormat("%v / %m")
+        self.progress.setFormat("")  # "%v / %m" once a batch runs (not "0 / 1" when idle)
         self.progress.setMinimumWidth(220)
         self.status = QLabel("Drop a folder or several photos to check them all at once.")
         self.status.setObjectName("hint")
@@ -141,7 +141,8 @@ class GalleryView(QWidget):
         # One legend for every badge: "REAL 21%" is not 21 % real.
         self.legend = QLabel("Badge: verdict · % = how likely the face is manipulated")
         self.legend.setObjectName("hint")
-        tools.addWidget(self.legend)
+        self.legend.setWordWrap(True)  # a narrow window wraps it rather than widening
+        tools.addWidget(self.legend, 1)
         tools.addStretch(1)
         tools.addWidget(self.export_button)
         tools.addWidget(self.clear_button)
@@ -206,6 +207,7 @@ class GalleryView(QWidget):
         waiting = sum(1 for _, t in self._jobs.values() if t == 0)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+        self.progress.setFormat("%v / %m" if total else "")
         if total == 0:
             self.status.setText("Waiting for the model...")
             return
@@ -233,6 +235,7 @@ class GalleryView(QWidget):
         if not self._jobs:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
+            self.progress.setFormat("")
             self.status.setText("Drop a folder or several photos to check them all at once.")
 
     # -- export ----------------------------------------------------------------------------------

@@ -134,6 +134,7 @@ class HistoryView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setTabKeyNavigation(False)  # Tab reaches the buttons; arrows move rows
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(HistoryModel.THUMB_H + 6)
         self.table.setIconSize(QSize(HistoryModel.THUMB_H * 3 // 2, HistoryModel.THUMB_H))

@@ -50,6 +50,9 @@ class ImageView(QGraphicsView):
         self._opacity = 0.45
         self._fit = True
         self.setAccessibleName("The picture, with a box on each face found")
+        # Tab skips it (it shows no focus, and its keys are the window's zoom shortcuts);
+        # a click still gives it focus for scrolling with the arrow keys.
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
     # -- content ---------------------------------------------------------------------------------
 

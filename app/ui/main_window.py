@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -39,8 +40,9 @@ from app.ui.worker import AnalysisService
 log = logging.getLogger(__name__)
 
 NO_MODEL_TEXT = "No trained detector installed"
-IMAGE_FILTER = ("Images (*.jpg *.jpeg *.jpe *.png *.webp *.bmp *.tif *.tiff *.gif *.heic *.heif "
-                f"*.avif);;Videos ({VIDEO_PATTERNS});;All files (*)")
+_PHOTO_PATTERNS = "*.jpg *.jpeg *.jpe *.png *.webp *.bmp *.tif *.tiff *.gif *.heic *.heif *.avif"
+IMAGE_FILTER = (f"Photos and videos ({_PHOTO_PATTERNS} {VIDEO_PATTERNS});;"
+                f"Photos ({_PHOTO_PATTERNS});;Videos ({VIDEO_PATTERNS});;All files (*)")
 
 
 def default_analyzer_factory(weights: str | None = None,
@@ -88,6 +90,10 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab)
         self.videos = attach_video(self)  # the Video tab; video paths are routed to it
         self.forensics = attach_forensics(self)  # the Forensics tab: whole-picture filters
+        # The tabs from the keyboard, wherever the focus is (as in a browser).
+        for keys, step in (("Ctrl+Tab", 1), ("Ctrl+PgDown", 1), ("Ctrl+Shift+Tab", -1),
+                           ("Ctrl+PgUp", -1)):
+            QShortcut(QKeySequence(keys), self, activated=lambda s=step: self.next_tab(s))
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -235,14 +241,34 @@ class MainWindow(QMainWindow):
         self.service.cancel(None)
         self.statusBar().showMessage("Cancelling after the current image...", 5000)
 
+    def next_tab(self, step: int) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % self.tabs.count())
+
     def open_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open photos", "", IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Open photos or videos",
+                                                self._last_folder(), IMAGE_FILTER)
+        if files:
+            self._remember_folder(str(Path(files[0]).parent))
         self.open_paths(files)
 
     def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos")
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos",
+                                                  self._last_folder())
         if folder:
+            self._remember_folder(str(Path(folder).parent))
             self.start_batch([folder])
+
+    def _last_folder(self) -> str:
+        """Where the open dialogs start: the folder used last, else the user's Pictures."""
+        last = self._settings().value("last_folder")
+        if last and Path(str(last)).is_dir():
+            return str(last)
+        pictures = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.PicturesLocation)
+        return pictures if pictures and Path(pictures).is_dir() else str(Path.home())
+
+    def _remember_folder(self, folder: str) -> None:
+        self._settings().setValue("last_folder", folder)
 
     def paste(self) -> None:
         """Ctrl+V: an image (a screenshot) or copied files from the clipboard."""
@@ -416,6 +442,18 @@ class MainWindow(QMainWindow):
         geometry = self._settings().value("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1240, 800)
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """A laptop's 1366 x 768 (less its taskbar) is smaller than the default size, and a
+        saved size may come from a bigger screen: never start larger than the free area."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        w, h = min(self.width(), free.width() - 16), min(self.height(), free.height() - 48)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(max(w, 640), max(h, 480))
 
     def shutdown(self) -> None:
         """Stop a running batch cleanly, join the worker threads, close the database (once)."""

@@ -135,6 +135,8 @@ class ResultView(QWidget):
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(45)
+        self.opacity_slider.setSingleStep(5)
+        self.opacity_slider.setPageStep(20)
         self.opacity_slider.valueChanged.connect(self._on_opacity)
         self.opacity_label = QLabel("45%")
         self.opacity_label.setMinimumWidth(36)
@@ -195,6 +197,7 @@ class ResultView(QWidget):
         scroll.setWidget(panel)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the controls inside
         self.case_pane = CaseFilePane()
         self.side_tabs = QTabWidget()
         self.side_tabs.setObjectName("sideTabs")
@@ -282,7 +285,7 @@ class ResultView(QWidget):
         has_maps = any(f.heatmap is not None for f in faces)
         self.explain_box.setVisible(bool(faces))
         self.overlay_check.setEnabled(has_maps)
-        self.opacity_slider.setEnabled(has_maps)
+        self.opacity_slider.setEnabled(has_maps and self.overlay_check.isChecked())
         self.legend.setText(
             "Red and yellow: the areas that weighed most in the decision. Blue: little influence."
             if has_maps else "No heatmap for this record (the picture is not available).")
@@ -364,6 +367,7 @@ class ResultView(QWidget):
 
     def _on_overlay(self, on: bool) -> None:
         self.image_view.set_overlay_visible(on)
+        self.opacity_slider.setEnabled(on and self.overlay_check.isEnabled())
         self.sig_overlay_toggled.emit(on)
 
     def _on_opacity(self, value: int) -> None:

@@ -14,8 +14,10 @@ from app.core.paths import resources_dir
 VERDICT_COLORS = {
     "fake": "#c62828",
     "real": "#2e7d32",
-    "uncertain": "#e69100",
-    "no face": "#8a8f98",
+    # White text on each of these is at least 4.5:1 (WCAG AA); the former amber #e69100 and
+    # grey #8a8f98 were 2.5:1 and 3.3:1, hard to read on the badges.
+    "uncertain": "#a35f00",
+    "no face": "#6b7079",
     "error": "#37474f",
 }
 VERDICT_LABELS = {

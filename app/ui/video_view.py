@@ -9,11 +9,13 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -29,6 +31,7 @@ from app.ui.video_timeline import TimelineWidget, _clock, track_color
 from app.ui.widgets import VerdictBadge
 
 THUMB_W = 150
+THUMB_H = 112  # a portrait clip's frames are scaled to this height instead (not 267 px tall)
 
 
 class VideoView(QWidget):
@@ -43,8 +46,8 @@ class VideoView(QWidget):
         super().__init__(parent)
         self.video = None
         self.card = None
-        self.title = QLabel("No clip open. Drop a video (mp4, mov, m4v, webm, mkv, avi) on the "
-                            "window or use File > Open.")
+        self.title = QLabel("No clip open. Drop a video (mp4, mov, 3gp, webm, mkv, avi, ...) on "
+                            "the window, or open it with File > Open Photo or Video (Ctrl+O).")
         self.title.setObjectName("fileTitle")
         self.title.setWordWrap(True)
         self.badge = VerdictBadge()
@@ -68,6 +71,7 @@ class VideoView(QWidget):
         self.faces.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.faces.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.faces.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.faces.setTabKeyNavigation(False)  # Tab moves on; arrows move between rows
         self.faces.cellClicked.connect(self._on_face_row)
         self.faces.cellActivated.connect(self._on_face_row)  # Enter, for keyboard users
         self.faces.setAccessibleName("Faces in the clip")
@@ -125,11 +129,26 @@ class VideoView(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setSizes([520, 600])
-        lay = QVBoxLayout(self)
+        # The page scrolls: on a laptop (768 px, less the taskbar) the timeline, the faces, the
+        # frames and a frame view do not all fit, and without this the window grew past the
+        # screen's bottom (a portrait clip's thumbnails made it 930 px tall).
+        page = QWidget()
+        page.setObjectName("videoPage")
+        lay = QVBoxLayout(page)
         lay.addLayout(head)
         lay.addLayout(busy)
         lay.addWidget(self.timeline, 2)
         lay.addWidget(split, 3)
+        page.setMinimumHeight(560)  # below this it scrolls rather than squeezing the parts
+        scroll = QScrollArea()
+        scroll.setObjectName("videoScroll")
+        scroll.setWidget(page)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     # -- states ----------------------------------------------------------------------------------
 
@@ -310,7 +329,8 @@ class _FrameThumb(QLabel):
             painter.setPen(QPen(track_color(track), max(2, pix.width() // 160)))
             painter.drawRect(QRectF(x1, y1, x2 - x1, y2 - y1))
         painter.end()
-        self.setPixmap(pix.scaledToWidth(THUMB_W, Qt.TransformationMode.SmoothTransformation))
+        self.setPixmap(pix.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
+                                  Qt.TransformationMode.SmoothTransformation))
         words = f"Frame at {_clock(key.t)}: {percent(key.max_p, cutoffs)} fake"
         self.setToolTip(f"{words}. Click for the heatmap.")
         self.setAccessibleName(words)

@@ -109,3 +109,37 @@ def test_the_video_tab_works_from_the_keyboard(qtbot, make_window, tmp_path):
         view.faces.cellActivated.emit(0, 0)
     assert frame.args == [video.tracks[0].peak.frame]
     qtbot.waitUntil(lambda: not win.videos.worker.busy(), timeout=RESULT_TIMEOUT_MS)
+
+
+def test_verdict_colours_are_readable_under_white_text():
+    """WCAG AA (4.5:1) for the white words on every verdict badge."""
+    from app.ui.theme import VERDICT_COLORS
+
+    def luminance(hex_color: str) -> float:
+        rgb = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    for word, color in VERDICT_COLORS.items():
+        assert (1.05 / (luminance(color) + 0.05)) >= 4.5, word
+
+
+def test_the_window_fits_a_laptop_screen_and_tabs_switch_from_the_keyboard(
+        qtbot, make_window, tmp_path):
+    win = make_window()
+    free = win.screen().availableGeometry()
+    assert win.width() <= free.width() and win.height() <= free.height()
+    start = win.tabs.currentIndex()
+    qtbot.keyClick(win, Qt.Key.Key_PageDown, Qt.KeyboardModifier.ControlModifier)
+    assert win.tabs.currentIndex() == (start + 1) % win.tabs.count()
+    # Tab leaves the tables (it used to move between their cells for good).
+    assert not win.history_view.table.tabKeyNavigation()
+    assert not win.videos.view.faces.tabKeyNavigation()
+    # A clip, even a tall one, never makes the window taller than a 768 px laptop screen:
+    # the Video page scrolls instead.
+    clip = clips.write_clip(tmp_path / "interview.mp4")
+    assert drop_urls(win.result_view.drop_hint, [clip])
+    view = win.videos.view
+    qtbot.waitUntil(lambda: view.video is not None and not win.videos.worker.busy(),
+                    timeout=RESULT_TIMEOUT_MS)
+    assert win.minimumSizeHint().height() < 700
