@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.history import HistoryEntry, HistoryError
 from app.core.plaintext import one_line
+from app.ui.gallery_model import tile_note
 from app.ui.plain import plain_tip
 from app.ui.result_view import local_time
 from app.ui.theme import (
@@ -83,9 +84,12 @@ class HistoryModel(QAbstractTableModel):
             return pix
         if role == Qt.ItemDataRole.DisplayRole:
             verdict = e.verdict or "no face"
+            label = VERDICT_LABELS.get(verdict, verdict)
+            note, why = tile_note(e)
+            if why and verdict == "uncertain" and not e.error:
+                label += f" \u00b7 {note}"  # "UNCERTAIN 1%" is not a finding: say why
             return [
-                "", one_line(e.file_name or ""), local_time(e.analysed_at),
-                VERDICT_LABELS.get(verdict, verdict),
+                "", one_line(e.file_name or ""), local_time(e.analysed_at), label,
                 percent(e.p_fake, cutoffs_for(e)),
                 str(len(e.faces)) if e.status != "error" else "", e.tags,
                 e.notes.replace("\n", " ")[:80],

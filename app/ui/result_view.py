@@ -315,12 +315,19 @@ class ResultView(QWidget):
         if word == "no face":
             return NO_FACE_HELP
         n = len(result.faces)
+        gated = ""
+        if word == "uncertain":
+            from app.ui.gallery_model import tile_note
+
+            note, why = tile_note(result)
+            if why:  # a score that was not trusted: the verdict says so, not the number
+                gated = f" {note}, so the verdict is \u201cuncertain\u201d whatever the score."
         if n == 1:
             return (f"The model rates the face {percent(result.p_fake, cut)} likely to be "
-                    "manipulated.")
+                    f"manipulated.{gated}")
         i = top_face_index(result) + 1
         return (f"{n} faces found. The image takes the verdict of its most suspicious face "
-                f"(face {i}, {percent(result.p_fake, cut)} fake).")
+                f"(face {i}, {percent(result.p_fake, cut)} fake).{gated}")
 
     # -- faces -----------------------------------------------------------------------------------
 

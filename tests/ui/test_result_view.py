@@ -192,3 +192,28 @@ def test_printed_cutoffs_and_scores_agree_next_to_a_cutoff(qtbot):
 
     about = card_html(card)
     assert "Below 32%" in about and "from 32% to 95%" in about and "from 96% up" in about
+
+
+def test_an_untrusted_low_score_says_why_it_is_uncertain(qtbot):
+    """'UNCERTAIN 1%' read as a contradiction (a GUI walk-through): the reason goes with it, in
+    the result's summary and in the History list."""
+    from app.core.history_records import HistoryEntry
+    from app.core.quality import FACE_TOO_SMALL, QualityWarning
+    from app.core.results import AnalysisResult, FaceResult, Status, Verdict
+    from app.ui.history_view import HistoryModel
+    from app.ui.result_view import ResultView
+
+    quality = [QualityWarning(FACE_TOO_SMALL, "small", face=0).to_dict()]
+    face = FaceResult(box=(0, 0, 30, 30), det_score=0.99, p_fake=0.01,
+                      verdict=Verdict.UNCERTAIN)
+    result = AnalysisResult(path="/x/small.jpg", status=Status.OK, faces=[face], p_fake=0.01,
+                            verdict=Verdict.UNCERTAIN, quality=quality)
+    text = ResultView._summary_text(result, "uncertain")
+    assert "1% likely to be manipulated. Face too small to judge, so the verdict is" in text
+    entry = HistoryEntry(id=1, path="/x/small.jpg", file_name="small.jpg", sha256=None,
+                         analysed_at="2026-12-02T00:00:00+00:00", model=None, status="ok",
+                         verdict="uncertain", p_fake=0.01, error=None, image_size=None,
+                         faces=[face.to_dict()], quality=quality)
+    model = HistoryModel()
+    model.set_entries([entry])
+    assert model.data(model.index(0, 3)) == "UNCERTAIN \u00b7 Face too small to judge"
