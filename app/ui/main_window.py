@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
 
         self.banner = Banner()
         self.result_view = ResultView()
+        self._nav_item = None  # the gallery tile on show in the result view, if any
         self.gallery = GalleryView()
         self.history_view = HistoryView(self.history, self.prefs)
         self.case = NotesKeeper(self.result_view.case_pane, lambda: self.history, self.prefs, self)
@@ -157,6 +158,9 @@ class MainWindow(QMainWindow):
         s.sig_error.connect(self._on_error)
         s.sig_finished.connect(self._on_finished)
         self.gallery.sig_open.connect(self.open_gallery_item)
+        self.result_view.sig_step.connect(self.step_gallery)
+        for keys, step in (("Alt+Left", -1), ("Alt+Right", 1)):
+            QShortcut(QKeySequence(keys), self, activated=lambda s=step: self.step_gallery(s))
         self.gallery.sig_cancel.connect(self.cancel_batch)
         self.gallery.sig_export_report.connect(self.export_gallery_report)
         self.case.sig_error.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
@@ -218,6 +222,8 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str, *, store: bool = True, expect_sha: str | None = None,
                   record: int | None = None) -> int:
         """Analyse one file for the result view; `record`: its history entry, when known."""
+        self._nav_item = None  # open_gallery_item sets it again when the file is a tile
+        self.result_view.set_nav(None)
         if self.videos.handles(path):
             return self.videos.open(path, store=store, record=record)
         self._single_job = self.service.analyze_file(path, store=store, expect_sha=expect_sha)
@@ -284,6 +290,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("The clipboard holds no image to analyse.", 6000)
 
     def analyze_qimage(self, image: QImage) -> int:
+        self._nav_item = None
+        self.result_view.set_nav(None)
         name = f"Pasted image {datetime.now():%Y-%m-%d %H:%M:%S}"
         self._single_job = self.service.analyze_image(qimage_to_rgb(image), name)
         self._single_record = None
@@ -299,6 +307,28 @@ class MainWindow(QMainWindow):
             # the file changed since the batch (then it is analysed and filed anew, and said so)
             self.open_file(item.path, store=False, expect_sha=item.result.sha256,
                            record=item.history_id)
+        self._nav_item = item
+        self._show_nav()
+
+    def _photos_in_gallery(self) -> list:
+        """The gallery's photos in its order (clips open in the Video tab: not stepped to)."""
+        return [i for i in self.gallery.visible_items()
+                if not (i.path and self.videos.handles(i.path))]
+
+    def _show_nav(self) -> None:
+        photos = self._photos_in_gallery()
+        pos = next((k for k, i in enumerate(photos) if i is self._nav_item), None)
+        self.result_view.set_nav(pos, len(photos))
+
+    def step_gallery(self, step: int) -> None:
+        """The previous (-1) or next (+1) photo of the batch, from the result view."""
+        item = getattr(self, "_nav_item", None)
+        if item is None or self.tabs.currentWidget() is not self.result_view:
+            return
+        photos = self._photos_in_gallery()
+        pos = next((k for k, i in enumerate(photos) if i is item), None)
+        if pos is not None and 0 <= pos + step < len(photos):
+            self.open_gallery_item(photos[pos + step])
 
     def reopen(self, entry) -> None:
         """A history entry: re-analysed when the file changed, else shown from the record."""

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QScrollArea,
     QSlider,
     QSplitter,
@@ -75,6 +76,7 @@ class ResultView(QWidget):
 
     sig_overlay_toggled = Signal(bool)
     sig_opacity_changed = Signal(float)
+    sig_step = Signal(int)  # -1 / +1: the previous / next photo of the batch
 
     PAGE_EMPTY, PAGE_BUSY, PAGE_RESULT = range(3)
 
@@ -98,9 +100,45 @@ class ResultView(QWidget):
                      self.warnings_label, self.footer)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self._build_nav())
         lay.addWidget(self.stack)
 
     # -- layout ----------------------------------------------------------------------------------
+
+    def _build_nav(self) -> QWidget:
+        """Previous / next photo of the batch, shown when the result was opened from the
+        gallery: reviewing a batch photo by photo without going back to the tiles."""
+        self.nav_prev = QPushButton("\u25c0 Previous")
+        self.nav_next = QPushButton("Next \u25b6")
+        self.nav_prev.setToolTip("The previous photo of the batch, in the gallery's order "
+                                 "(Alt+Left)")
+        self.nav_next.setToolTip("The next photo of the batch, in the gallery's order "
+                                 "(Alt+Right)")
+        self.nav_prev.clicked.connect(lambda: self.sig_step.emit(-1))
+        self.nav_next.clicked.connect(lambda: self.sig_step.emit(1))
+        self.nav_label = QLabel()
+        self.nav_label.setObjectName("hint")
+        self.nav_box = QWidget()
+        self.nav_box.setObjectName("batchNav")
+        row = QHBoxLayout(self.nav_box)
+        row.setContentsMargins(10, 4, 10, 4)
+        row.addWidget(self.nav_prev)
+        row.addWidget(self.nav_next)
+        row.addWidget(self.nav_label, 1)
+        self.nav_box.hide()
+        return self.nav_box
+
+    def set_nav(self, position: int | None, total: int = 0) -> None:
+        """`position` of the shown photo among the gallery's `total` visible photos (0-based);
+        None hides the bar (the result did not come from the gallery)."""
+        if position is None or total <= 1:
+            self.nav_box.hide()
+            return
+        self.nav_label.setText(f"Photo {position + 1} of {total} in the batch (as sorted and "
+                               "filtered there)")
+        self.nav_prev.setEnabled(position > 0)
+        self.nav_next.setEnabled(position < total - 1)
+        self.nav_box.show()
 
     def _build_result_page(self) -> QWidget:
         self.image_view = ImageView()

@@ -267,3 +267,29 @@ def test_gallery_legend_says_what_the_badge_percent_is(qtbot):
     g = GalleryView()
     qtbot.addWidget(g)
     assert "how likely the face is manipulated" in g.legend.text()
+
+
+def test_next_and_previous_step_through_the_batch_from_the_result_view(
+        qtbot, make_window, tmp_path, face_rgb, no_face):
+    win = make_window()
+    win.start_batch([str(make_folder(tmp_path / "p", face_rgb, no_face, n_faces=3,
+                                     broken=False))])
+    wait_batch_done(qtbot, win)
+    photos = win.gallery.visible_items()
+    assert len(photos) == 4
+    win.open_gallery_item(photos[0])
+    wait_result(qtbot, win)
+    rv = win.result_view
+    assert rv.nav_box.isVisible() and not rv.nav_prev.isEnabled() and rv.nav_next.isEnabled()
+    assert rv.nav_label.text().startswith("Photo 1 of 4")
+    qtbot.keyClick(win, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: rv.result is not None and rv.result.path == photos[1].path
+                    and rv.stack.currentIndex() == rv.PAGE_RESULT, timeout=RESULT_TIMEOUT_MS)
+    assert rv.nav_label.text().startswith("Photo 2 of 4") and rv.nav_prev.isEnabled()
+    rv.nav_prev.click()
+    qtbot.waitUntil(lambda: rv.result.path == photos[0].path
+                    and rv.stack.currentIndex() == rv.PAGE_RESULT, timeout=RESULT_TIMEOUT_MS)
+    # A file opened any other way has no batch to step through.
+    win.open_file(photos[2].path)
+    assert not rv.nav_box.isVisible()
+    wait_result(qtbot, win)
