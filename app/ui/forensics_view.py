@@ -122,6 +122,7 @@ class ForensicsView(QWidget):
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setVisible(False)
         side = QWidget()
+        side.setMinimumWidth(300)  # the explanation is long prose: not a 170 px column
         side_lay = QVBoxLayout(side)
         side_lay.setContentsMargins(0, 0, 0, 0)
         side_lay.addWidget(self.preview)

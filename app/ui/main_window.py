@@ -417,6 +417,12 @@ class MainWindow(QMainWindow):
         self.case.flush()  # so the history's search sees what was just typed
         if self.tabs.widget(index) is self.history_view:
             self.history_view.refresh()
+        # The heatmap and zoom tools act on the Result tab's picture: greyed out elsewhere.
+        on_result = self.tabs.widget(index) is self.result_view
+        a = getattr(self, "actions_", None)
+        if a is not None:
+            for act in (a.overlay, a.fit, a.actual, a.zoom_in, a.zoom_out):
+                act.setEnabled(on_result)
 
     # -- view ------------------------------------------------------------------------------------
 
