@@ -33,7 +33,10 @@ def main() -> int:
     img, _, _ = clone(data.astronaut(), (20, 330), (330, 330), 150, angle=15)
     path = work / "press-photo.jpg"
     path.write_bytes(with_thumbnail(img, data.astronaut()))
+    from app.ui.theme import stylesheet
+
     app = QApplication.instance() or QApplication([])
+    app.setStyleSheet(stylesheet())  # as app.ui.main does: the window as users see it
     win = MainWindow()
     win.resize(1400, 860)
     win.move(0, 0)
