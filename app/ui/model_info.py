@@ -144,8 +144,9 @@ def card_html(card, error: str | None = None) -> str:
     lo, hi = shown_cutoffs(card)  # the whole percents every shown score respects
     if lo is not None:
         tiers = [f"Below {lo}% a face is called <b>real</b> (no sign of manipulation found); "
-                 f"from {lo}% to {hi - 1}% the verdict is <b>uncertain</b> (not checked); from "
-                 f"{hi}% up it is called <b>fake</b>."]
+                 f"from {lo}% to {hi - 1}% the verdict is <b>uncertain</b> (the model cannot "
+                 f"tell reliably: check the picture by other means); from {hi}% up it is "
+                 "called <b>fake</b>."]
     else:
         tiers = [f"From {hi}% up a face is called <b>fake</b>; below, <b>real</b>."]
     tiers.append("A picture takes the verdict of its most suspicious face (a face judged fake "
