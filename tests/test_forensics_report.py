@@ -53,7 +53,7 @@ def test_report_includes_only_the_chosen_maps(edited_result):
 def test_report_without_forensics_is_unchanged(edited_result):
     plain = CaseReport(title="t", generated_at="x")
     plain.add(edited_result)
-    assert "Forensic filters" not in plain.html()
+    assert "<h3>Forensic filters</h3>" not in plain.html()
 
 
 def test_a_failing_filter_costs_only_its_paragraph(edited_result, monkeypatch):
@@ -88,3 +88,15 @@ def test_cli_report_forensics_option(untrained_card, edited_result, tmp_path, mo
     assert "unknown filter nope" in capsys.readouterr().err
     args = cli._parser().parse_args(["report", "--forensics", "all", "x.jpg"])
     assert args.forensics == list(forensics.FILTERS)
+
+
+def test_an_edited_finding_reaches_the_summary_on_page_one(edited_result):
+    """An editor skimming page 1 saw only the face verdict, not the copy-move flag."""
+    report = CaseReport(title="t", forensics=["copymove", "thumbnail"])
+    report.add(edited_result)
+    report.add(dataclasses.replace(edited_result, path=None, sha256=None))  # not re-readable
+    summary = report.html().split("<h2>Summary</h2>", 1)[1].split("</table>", 1)[0]
+    assert "Forensic flags (edited?)" in summary
+    first, second = summary.split("<tr>")[2:4]
+    assert "Copy-move (cloned regions): " in first and "EXIF thumbnail: " in first
+    assert "<td>none</td>" in second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,8 @@ import pytest
 
 from app import __version__
 from app.core.detector import ModelCard
-from app.core.report import CaseReport, render_html
+from app.core.report import CaseReport, esc, render_html
+from app.core.results import AnalysisResult, Status, Verdict
 from tests.conftest import save_rgb
 
 HOSTILE = "<script>alert('x')</script>"
@@ -162,3 +164,25 @@ def test_cli_report_html_and_pdf(untrained_card, astronaut, tmp_path, monkeypatc
     empty = tmp_path / "empty"
     empty.mkdir()
     assert cli.main(["report", str(empty)]) == cli.EXIT_USAGE
+
+
+def test_an_editor_can_read_the_scores_without_the_app(tmp_path, astronaut):
+    """A review as an editor: '64 % likely manipulated' read as odds of fakery when 'fake'
+    starts at 94 %; jargon without a key; the typed path instead of the file's full one."""
+    from types import SimpleNamespace
+
+    from app.core.report import _score
+
+    card = SimpleNamespace(id="m", threshold=0.944, uncertain_band=(0.29, 0.944),
+                           weights_sha256="ab" * 32, trained=True)
+    assert _score(0.636, card) == "0.636 (64%; \u201cuncertain\u201d range 29-93%)"
+    assert _score(0.97, card) == "0.970 (97%; \u201cfake\u201d from 94%)"
+    assert _score(0.10, card) == "0.100 (10%; \u201cno sign found\u201d below 29%)"
+    path = save_rgb(tmp_path / "portrait.png", astronaut)
+    report = CaseReport(card=card, title="t")
+    report.add(AnalysisResult(path=os.path.relpath(path), status=Status.NO_FACE,
+                              verdict=Verdict.NO_FACE, model="m"))
+    html = report.html()
+    assert "How scores are read" in html and "from 94%: fake" in html
+    assert "Terms used in this report" in html and "Mean logit" in html
+    assert esc(str(path)) in html  # the full path, whatever was typed

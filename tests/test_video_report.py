@@ -71,3 +71,19 @@ def test_report_command_takes_videos(untrained_card, clip_and_result, tmp_path, 
     assert main(["report", "-q", "--out", str(out), str(clip_and_result[0])]) == 0
     html = out.read_text()
     assert "<h3>Timeline</h3>" in html and "UNTRAINED" in html
+
+
+def test_a_low_scoring_clip_left_uncertain_says_why():
+    """'Uncertain, 8 %' contradicted the clip's own chart until the reason was printed."""
+    from app.core.report_video import _untrusted_why
+    from app.core.video import VideoResult
+    from app.core.video_tracks import Track, TrackPoint
+
+    points = [TrackPoint(frame=f, t=f / 2, box=(0, 0, 20, 20), p_fake=0.08, logit=-2.0)
+              for f in range(4)]
+    gated = Track(id=2, points=points, p_fake=0.08, uncertain_frames=3)
+    video = VideoResult(path="/x/c.mp4", status="ok", tracks=[gated], deciding_track=2)
+    assert _untrusted_why(video) == (" (face 2 was too small or blurred to judge in 3 of its 4 "
+                                     "frames, whatever its score)")
+    gated.uncertain_frames = 1
+    assert _untrusted_why(video) == ""

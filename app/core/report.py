@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from app import __version__
-from app.core.detector import judged_by, shown_percent
+from app.core.detector import judged_by, shown_cutoffs, shown_percent
 from app.core.results import VERDICT_TEXT, AnalysisResult, Status, Verdict
 
 OVERVIEW_MAX_SIDE = 720  # px of the embedded overview image
@@ -42,6 +42,37 @@ CAN_AND_CANNOT = [
     "not that the claim is true. Absent metadata proves nothing.",
     "Use this report as one input to verification, alongside sources, reverse image search and "
     "expert review.",
+    "Methods it was not trained on (diffusion models, FaceSwap, Face2Face, reenactment, other "
+    "tools) are not measured: a face made by them may score low. The last page explains the "
+    "terms used here.",
+]
+# The report's terms in plain words (its last page): an editor has no app and no docs.
+GLOSSARY = [
+    ("Score, p(fake)", "The model's estimate, from 0 to 1 (shown also as a percent), that a face "
+     "was swapped or synthesised. It is calibrated on development data, so it is not the odds for "
+     "this picture. The verdict comes from fixed ranges of it, printed with the model details."),
+    ("Verdict", "Fake: the score is in the range where the model calls faces fake. Uncertain: "
+     "the model cannot tell reliably (a middling score, or a face too small, blurred or "
+     "compressed to judge). No sign of manipulation found: a low score; never proof that the "
+     "picture is authentic."),
+    ("Heatmap", "Which parts of the face weighed most in the model's score (red and yellow most, "
+     "blue least). It is not a map of where a manipulation is."),
+    ("Track, face N (video)", "One person followed across the sampled frames of a clip, until a "
+     "scene cut."),
+    ("Mean logit (video)", "The average of the model's raw scores over a face's frames, before "
+     "they are turned into a 0-1 score; averaging raw scores keeps one odd frame from deciding."),
+    ("Spread, 10th-90th % (video)", "The range in which most of a face's per-frame scores lie: "
+     "a wide spread means the frames disagree."),
+    ("SHA-256", "A fingerprint of the file's bytes: the same file always gives the same value, "
+     "and any change gives another. It ties this report to the exact file examined."),
+    ("Content Credentials (C2PA)", "A signed record of a file's origin and edits, when a "
+     "camera or program added one. A valid signature proves who signed, not that the claim is "
+     "true."),
+    ("Forensic filters (ELA, noise, JPEG history, copy-move, EXIF thumbnail)", "Whole-picture "
+     "checks: error level and noise maps (for a trained eye), how the JPEG was saved, regions "
+     "cloned within the picture, and whether the camera's small preview still matches. Only "
+     "copy-move and the thumbnail check ever say \u201cedited\u201d; their confidence is a "
+     "score, not a probability."),
 ]
 
 CSS = """
@@ -91,6 +122,7 @@ class _Row:
     score: str
     faces: int
     signals: int
+    flags: list[str]  # forensic findings that say "edited" (copy-move, thumbnail)
 
 
 class CaseReport:
@@ -122,12 +154,13 @@ class CaseReport:
         self._untrained |= any("UNTRAINED" in w for w in result.warnings)
         index = len(self._sections) + 1
         cut = judged_by(self.card, result)  # shown percents agree with the verdicts
+        flags: list[str] = []
         self._sections.append(_section(result, rgb, index, notes, _tags(tags), self.forensics,
-                                       cut))
+                                       cut, flags))
         name = Path(result.path).name if result.path else f"image {index}"
-        signals = sum(1 for m in result.metadata if m.get("severity") == "warning")
+        signals = sum(1 for m in result.metadata if m.get("severity") in ("warning", "notable"))
         self._rows.append(_Row(name, _verdict_text(result), _score(result.p_fake, cut),
-                               len(result.faces), signals))
+                               len(result.faces), signals, flags))
 
     def html(self) -> str:
         parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -146,6 +179,8 @@ class CaseReport:
         if len(self._rows) > 1:
             parts.append(self._summary_table())
         parts.extend(self._sections)
+        parts.append("<h2 style='page-break-before: always'>Terms used in this report</h2>"
+                     + _kv_table(GLOSSARY))
         parts.append("</body></html>\n")
         return "\n".join(parts)
 
@@ -161,6 +196,14 @@ class CaseReport:
             rows += [("Model", card.id),
                      ("Model weights SHA-256", card.weights_sha256 or "not recorded in the card"),
                      ("Model status", "trained" if card.trained else "UNTRAINED (test only)")]
+            if getattr(card, "threshold", None) is not None:
+                lo, hi = shown_cutoffs(card)
+                zones = (f"below {lo}%: real (no sign of manipulation found); {lo}-{hi - 1}%: "
+                         "uncertain (the model cannot tell reliably); " if lo is not None
+                         else f"below {hi}%: real (no sign of manipulation found); ")
+                rows.append(("How scores are read", zones + f"from {hi}%: fake. A score is the "
+                             "model's estimate, calibrated on development data: not odds for "
+                             "this picture, and never proof either way."))
         from app.core.provenance_c2pa import c2pa_available
 
         ok, why = c2pa_available()
@@ -168,11 +211,16 @@ class CaseReport:
         return _kv_table(rows)
 
     def _summary_table(self) -> str:
+        # A copy-move or thumbnail "edited" finding is strong evidence: on page 1, not only in
+        # the item's forensic section pages later.
+        forensic = bool(self.forensics)
         head = ("<h2>Summary</h2><table width='100%'><tr><th>#</th><th>File</th><th>Verdict</th>"
-                "<th>Score</th><th>Faces</th><th>Metadata warnings</th></tr>")
+                "<th>Score</th><th>Faces</th><th>Metadata worth a look</th>"
+                + ("<th>Forensic flags (edited?)</th>" if forensic else "") + "</tr>")
         body = "".join(
             f"<tr><td>{i}</td><td>{esc(r.name)}</td><td>{esc(r.verdict)}</td><td>{esc(r.score)}"
-            f"</td><td>{r.faces}</td><td>{r.signals}</td></tr>"
+            f"</td><td>{r.faces}</td><td>{r.signals}</td>"
+            + (f"<td>{esc('; '.join(r.flags) or 'none')}</td>" if forensic else "") + "</tr>"
             for i, r in enumerate(self._rows, 1))
         return head + body + "</table>"
 
@@ -189,19 +237,23 @@ def render_html(results: AnalysisResult | Iterable[AnalysisResult], *, card=None
 # -- one result ----------------------------------------------------------------------------------
 
 def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str],
-             forensics: list[str] | None = None, cutoffs=None) -> str:
+             forensics: list[str] | None = None, cutoffs=None, flags: list | None = None) -> str:
     from app.core.report_video import is_video_result, video_section
 
     if is_video_result(result):  # a clip: timeline and frames instead of one picture
-        return video_section(result, index, notes, tags)
+        html_ = video_section(result, index, notes, tags)
+        if forensics:
+            html_ += ("<p class='muted'>The forensic filters are for still pictures: they were "
+                      "not applied to this clip.</p>")
+        return html_
     name = Path(result.path).name if result.path else f"image {index}"
-    brk = " style='page-break-before: always'" if index > 1 else ""
-    parts = [f"<h2{brk}>{index}. {esc(name)}</h2>"]
+    # Every item on its own page: page 1 holds the case, the model and the summary.
+    parts = [f"<h2 style='page-break-before: always'>{index}. {esc(name)}</h2>"]
     rgb, image_note = _image_for(result, rgb)
     size = _file_size(result.path)
     w_h = f"{result.image_size[0]} x {result.image_size[1]} px" if result.image_size else "?"
     parts.append(_kv_table([
-        ("File name", name), ("Path", result.path or "(not from a file)"),
+        ("File name", name), ("Path", _full_path(result.path)),
         ("SHA-256", result.sha256 or "?"),
         ("Size", f"{size:,} bytes, {w_h}" if size is not None else w_h),
         ("Analysed at (UTC)", result.analysed_at or "?"), ("Model", result.model or "?"),
@@ -220,7 +272,7 @@ def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str
     if forensics and result.status != Status.ERROR:
         from app.core.forensics.report_html import forensics_html
 
-        parts.append(forensics_html(result, rgb, forensics))
+        parts.append(forensics_html(result, rgb, forensics, flags))
     other = _other_warnings(result)
     if other:
         parts.append("<h3>Other warnings</h3><ul>"
@@ -244,6 +296,11 @@ def _image_for(result: AnalysisResult, rgb) -> tuple[np.ndarray | None, str]:
         return image.rgb, ("WARNING: the file has changed since it was analysed (its SHA-256 "
                            f"is now {image.sha256}); the pictures below show the current file.")
     return image.rgb, ""
+
+
+def _full_path(path: str | None) -> str:
+    """The file's absolute path (what was typed may be relative to a folder no one recalls)."""
+    return os.path.abspath(path) if path else "(not from a file)"
 
 
 def _file_size(path: str | None) -> int | None:
@@ -374,17 +431,33 @@ def _kv_table(rows: list[tuple[str, str]], mono: frozenset[str] = frozenset()) -
     return "<table class='kv'>" + "".join(cells) + "</table>"
 
 
+SEVERITY_WORD = {"warning": "WARNING", "notable": "NOTE", "info": "INFO"}  # short: never wraps
+
+
 def _sev(severity) -> str:
     s = str(severity or "info")
+    word = SEVERITY_WORD.get(s, s.upper())
     return (f"<span class='sev' style='background-color:{SEVERITY_COLOR.get(s, '#607d8b')}'>"
-            f"<font color='white'>&nbsp;{esc(s.upper())}&nbsp;</font></span>")
+            f"<font color='white'>&nbsp;{esc(word)}&nbsp;</font></span>")
 
 
 def _score(p: float | None, cutoffs=None) -> str:
     """p(fake) to three decimals and in whole percent as the app shows it (never across a
-    cutoff the verdict was judged by: detector.shown_percent)."""
-    return ("\u2014" if p is None
-            else f"{p:.3f} ({shown_percent(p, cutoffs)}% likely manipulated)")
+    cutoff the verdict was judged by: detector.shown_percent), with the range it falls in, so
+    "64 %" is not read as odds that it is fake when "fake" starts at 94 %."""
+    if p is None:
+        return "\u2014"
+    pct = shown_percent(p, cutoffs)
+    text = f"{p:.3f} ({pct}%"
+    if cutoffs is not None:
+        lo, hi = shown_cutoffs(cutoffs)
+        if pct >= hi:
+            text += f"; \u201cfake\u201d from {hi}%"
+        elif lo is not None and pct >= lo:
+            text += f"; \u201cuncertain\u201d range {lo}-{hi - 1}%"
+        else:
+            text += f"; \u201cno sign found\u201d below {lo if lo is not None else hi}%"
+    return text + ")"
 
 
 def _verdict_text(result: AnalysisResult) -> str:

@@ -4,6 +4,7 @@ frames with their boxes. app.core.report calls `video_section` for results that 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +34,19 @@ def is_video_result(result: AnalysisResult) -> bool:
 def video_section(result: AnalysisResult, index: int, notes: str, tags: list[str]) -> str:
     video = stored_video(result.metadata)
     name = Path(result.path).name if result.path else f"clip {index}"
-    brk = " style='page-break-before: always'" if index > 1 else ""
+    brk = " style='page-break-before: always'"  # every item on its own page
     parts = [f"<h2{brk}>{index}. {esc(name)} (video)</h2>"]
     size = f"{video.size[0]} x {video.size[1]} px" if video.size else "?"
     parts.append(_kv_table([
-        ("File name", name), ("Path", result.path or "?"), ("SHA-256", result.sha256 or "?"),
+        ("File name", name), ("Path", os.path.abspath(result.path) if result.path else "?"),
+        ("SHA-256", result.sha256 or "?"),
         ("File size", f"{video.file_size:,} bytes" if video.file_size else "?"),
         ("Clip", f"{video.duration_s or 0:.1f} s, {size}, {video.fps or 0:.3g} fps, "
                  f"codec {video.codec}"),
         ("Sampling", f"{video.frames_scored} frames scored ({_sampling(video)}), "
                      f"{len(video.cuts)} scene cut(s) found"),
         ("Analysed at (UTC)", result.analysed_at or "?"), ("Model", result.model or "?"),
-        ("Verdict", _verdict_text(result)),
+        ("Verdict", _verdict_text(result) + _untrusted_why(video)),
         ("Score p(fake)", _score(result.p_fake, video.cutoffs()) + (
             f", decided by face {video.deciding_track}" if video.deciding_track else "")),
     ], mono=frozenset({"SHA-256"})))
@@ -73,6 +75,15 @@ def video_section(result: AnalysisResult, index: int, notes: str, tags: list[str
     if notes or tags:
         parts.append(_notes_html("Notes", notes, tags))
     return "\n".join(parts)
+
+
+def _untrusted_why(video: VideoResult) -> str:
+    """Why a low-scoring clip is "uncertain" anyway: its deciding face was mostly unjudgeable."""
+    top = next((t for t in video.tracks if t.id == video.deciding_track), None)
+    if top is None or top.uncertain_frames * 2 <= len(top.points):
+        return ""
+    return (f" (face {top.id} was too small or blurred to judge in {top.uncertain_frames} of "
+            f"its {len(top.points)} frames, whatever its score)")
 
 
 def _sampling(video: VideoResult) -> str:

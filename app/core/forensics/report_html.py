@@ -19,8 +19,10 @@ INTRO = (
 )
 
 
-def forensics_html(result, rgb: np.ndarray | None, names: Iterable[str]) -> str:
-    """HTML for one result: each filter's findings, its map and the text that explains it."""
+def forensics_html(result, rgb: np.ndarray | None, names: Iterable[str],
+                   flags: list | None = None) -> str:
+    """HTML for one result: each filter's findings, its map and the text that explains it;
+    the findings that say "edited" are also appended to `flags` (for the report's summary)."""
     from app.core.forensics import FILTERS, run_filter
     from app.core.report import esc
 
@@ -42,6 +44,8 @@ def forensics_html(result, rgb: np.ndarray | None, names: Iterable[str]) -> str:
                          f"{esc(type(exc).__name__)}: {esc(exc)}</p>")
             continue
         parts.append(_filter_html(spec, fr))
+        if flags is not None:
+            flags.extend(f"{spec.title}: {f.confidence:.0%}" for f in fr.findings if f.edited)
     return "\n".join(parts)
 
 
