@@ -186,3 +186,19 @@ def test_an_editor_can_read_the_scores_without_the_app(tmp_path, astronaut):
     assert "How scores are read" in html and "from 94%: fake" in html
     assert "Terms used in this report" in html and "Mean logit" in html
     assert esc(str(path)) in html  # the full path, whatever was typed
+
+
+def test_an_uncertain_verdict_from_an_untrusted_score_says_why():
+    from app.core.quality import FACE_TOO_SMALL, QualityWarning
+    from app.core.report import _why_untrusted
+    from app.core.results import FaceResult
+
+    face = FaceResult(box=(0, 0, 30, 30), det_score=0.99, p_fake=0.02, verdict=Verdict.UNCERTAIN)
+    small = AnalysisResult(path="/x/a.jpg", status=Status.OK, faces=[face], p_fake=0.02,
+                           verdict=Verdict.UNCERTAIN,
+                           quality=[QualityWarning(FACE_TOO_SMALL, "small", face=0).to_dict()])
+    assert _why_untrusted(small) == " (face too small to judge)"
+    report = CaseReport(title="t")
+    report.add(small)
+    report.add(AnalysisResult(path=None, status=Status.NO_FACE, verdict=Verdict.NO_FACE))
+    assert "(face too small to judge)" in report.html().split("<h2>Summary</h2>", 1)[1]

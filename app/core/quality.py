@@ -197,3 +197,31 @@ def estimate_quality(luma_table) -> int:
     tables = np.sort(np.clip(np.floor((_STD_LUMA * scale + 50.0) / 100.0), 1, 255), axis=1)
     errors = np.abs(tables - actual).sum(axis=1)
     return int(np.argmin(errors)) + 1  # first (lowest) quality among equally close ones
+
+
+# Why a score was not trusted (quality codes that make a verdict "uncertain"), in tile words.
+UNTRUSTED_WHY = {
+    "image_too_small": "Image too small to judge",
+    "face_too_small": "too small to judge",
+    "extreme_blur": "too blurred to judge",
+}
+
+
+def tile_note(result) -> tuple[str, bool]:
+    """The line under a tile's name and whether it is a problem: the error, else why the score
+    was not trusted (so "UNCERTAIN 7%" on a small face is not read as a finding), else the
+    number of faces."""
+    if result.error:
+        return result.error, True
+    faces = len(result.faces)
+    gates = [q for q in result.quality
+             if q.get("makes_uncertain") and q.get("code") in UNTRUSTED_WHY]
+    if any(q.get("face") is None for q in gates):  # the whole image
+        return UNTRUSTED_WHY["image_too_small"], True
+    if gates:
+        why = " and ".join(dict.fromkeys(UNTRUSTED_WHY[q["code"]] for q in gates))
+        if faces > 1:
+            n = len({q["face"] for q in gates})
+            return f"{n} of {faces} faces {why}", True
+        return f"Face {why}", True
+    return (f"{faces} faces" if faces > 1 else ""), False

@@ -159,8 +159,8 @@ class CaseReport:
                                        cut, flags))
         name = Path(result.path).name if result.path else f"image {index}"
         signals = sum(1 for m in result.metadata if m.get("severity") in ("warning", "notable"))
-        self._rows.append(_Row(name, _verdict_text(result), _score(result.p_fake, cut),
-                               len(result.faces), signals, flags))
+        self._rows.append(_Row(name, _verdict_text(result) + _why_untrusted(result),
+                               _score(result.p_fake, cut), len(result.faces), signals, flags))
 
     def html(self) -> str:
         parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -257,7 +257,8 @@ def _section(result: AnalysisResult, rgb, index: int, notes: str, tags: list[str
         ("SHA-256", result.sha256 or "?"),
         ("Size", f"{size:,} bytes, {w_h}" if size is not None else w_h),
         ("Analysed at (UTC)", result.analysed_at or "?"), ("Model", result.model or "?"),
-        ("Verdict", _verdict_text(result)), ("Score p(fake)", _score(result.p_fake, cutoffs)),
+        ("Verdict", _verdict_text(result) + _why_untrusted(result)),
+        ("Score p(fake)", _score(result.p_fake, cutoffs)),
     ], mono=frozenset({"SHA-256"})))
     if result.status == Status.ERROR:
         parts.append(f"<p class='banner'>Could not be analysed: {esc(result.error)}</p>")
@@ -296,6 +297,21 @@ def _image_for(result: AnalysisResult, rgb) -> tuple[np.ndarray | None, str]:
         return image.rgb, ("WARNING: the file has changed since it was analysed (its SHA-256 "
                            f"is now {image.sha256}); the pictures below show the current file.")
     return image.rgb, ""
+
+
+def _why_untrusted(result: AnalysisResult) -> str:
+    """' (why)' when an "uncertain" verdict comes from a score that was not trusted (a face too
+    small or blurred), so a low score beside "uncertain" does not read as a contradiction."""
+    from app.core.report_video import _untrusted_why, is_video_result, stored_video
+
+    if is_video_result(result):
+        return _untrusted_why(stored_video(result.metadata))
+    if result.verdict != Verdict.UNCERTAIN:
+        return ""
+    from app.core.quality import tile_note
+
+    note, why = tile_note(result)
+    return f" ({note.lower()})" if why and not result.error else ""
 
 
 def _full_path(path: str | None) -> str:
