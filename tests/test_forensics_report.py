@@ -95,7 +95,11 @@ def test_an_edited_finding_reaches_the_summary_on_page_one(edited_result):
     report = CaseReport(title="t", forensics=["copymove", "thumbnail"])
     report.add(edited_result)
     report.add(dataclasses.replace(edited_result, path=None, sha256=None))  # not re-readable
-    summary = report.html().split("<h2>Summary</h2>", 1)[1].split("</table>", 1)[0]
+    html = report.html()
+    # Each filter's "how to read this" once, at the end, not once per image.
+    assert html.replace("&#x27;", "'").count(
+        forensics.FILTERS["copymove"].how_to_read[:60]) == 1
+    summary = html.split("<h2>Summary</h2>", 1)[1].split("</table>", 1)[0]
     assert "Forensic flags (edited?)" in summary
     first, second = summary.split("<tr>")[2:4]
     assert "Copy-move (cloned regions): " in first and "EXIF thumbnail: " in first

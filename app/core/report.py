@@ -179,6 +179,10 @@ class CaseReport:
         if len(self._rows) > 1:
             parts.append(self._summary_table())
         parts.extend(self._sections)
+        if self.forensics:
+            from app.core.forensics.report_html import reading_html
+
+            parts.append(reading_html(self.forensics))
         parts.append("<h2 style='page-break-before: always'>Terms used in this report</h2>"
                      + _kv_table(GLOSSARY))
         parts.append("</body></html>\n")

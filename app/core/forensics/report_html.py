@@ -15,7 +15,8 @@ REPORT_MAP_SIDE = 480  # px: large enough to read a map, small enough for a PDF 
 INTRO = (
     "Whole-picture filters, run when this report was made. Only copy-move and the EXIF thumbnail "
     "comparison state that a picture was edited, with a confidence measured on synthetic test "
-    "sets (docs/FORENSICS.md); the other maps are evidence for a trained eye, not verdicts."
+    "sets; the other maps are evidence for a trained eye, not verdicts. How to read each map: "
+    "\u201cReading the forensic filters\u201d, near the end of this report."
 )
 
 
@@ -66,8 +67,20 @@ def _filter_html(spec, fr) -> str:
                         f"height='{small.shape[0]}' alt='{esc(alt)}'><br>"
                         f"<span class='muted'>{esc(alt)}</span></td>")
     table = f"<table><tr>{''.join(pics)}</tr></table>" if pics else ""
-    return (f"{head}<ul>{items}</ul>{table}"
-            f"<p class='muted'><b>How to read this.</b> {esc(spec.how_to_read)}</p>")
+    # How to read it is printed once, at the end of the report (reading_html), not per image.
+    return f"{head}<ul>{items}</ul>{table}"
+
+
+def reading_html(names: Iterable[str]) -> str:
+    """Each chosen filter's "how to read this", once for the whole report."""
+    from app.core.forensics import FILTERS
+    from app.core.report import esc
+
+    specs = [FILTERS[n] for n in dict.fromkeys(names) if n in FILTERS]
+    if not specs:
+        return ""
+    return ("<h2 style='page-break-before: always'>Reading the forensic filters</h2>"
+            + "".join(f"<h4>{esc(s.title)}</h4><p>{esc(s.how_to_read)}</p>" for s in specs))
 
 
 def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
