@@ -104,3 +104,15 @@ def test_an_edited_finding_reaches_the_summary_on_page_one(edited_result):
     first, second = summary.split("<tr>")[2:4]
     assert "Copy-move (cloned regions): " in first and "EXIF thumbnail: " in first
     assert "<td>none</td>" in second
+
+
+def test_no_copy_move_map_when_nothing_was_cloned(analyzer, tmp_path):
+    path = tmp_path / "plain.jpg"
+    path.write_bytes(with_thumbnail(data.astronaut(), data.astronaut()))
+    report = CaseReport(title="t", forensics=["copymove"])
+    report.add(analyzer.analyze(path))
+    html = report.html()
+    parser = _Imgs()
+    parser.feed(html)
+    assert "No cloned region found" in html
+    assert "Copy-move (cloned regions) map" not in parser.alts

@@ -59,7 +59,9 @@ def _filter_html(spec, fr) -> str:
     items = "".join(
         f"<li>{'<b>EDITED? </b>' if f.edited else ''}{esc(f.message)}</li>" for f in fr.findings)
     pics = []
-    for rgb, alt in ((fr.map_rgb(), f"{spec.title} map"),
+    # A copy-move map with no clone is the picture dimmed: a page of nothing, left out.
+    empty = spec.name == "copymove" and not any(f.edited for f in fr.findings)
+    for rgb, alt in ((None if empty else fr.map_rgb(), f"{spec.title} map"),
                      (fr.extra.get("preview"), "EXIF preview stored in the file")):
         if rgb is not None:
             small = _fit(rgb, REPORT_MAP_SIDE if alt.endswith("map") else 200)
