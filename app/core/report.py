@@ -416,9 +416,9 @@ def _metadata_html(result: AnalysisResult) -> str:
     if not result.metadata:
         return ("<h3>Provenance and metadata</h3><p class='muted'>Not checked for this image "
                 "(no file bytes, or metadata checks were turned off).</p>")
-    rows = ["<h3>Provenance and metadata</h3><table width='100%'><tr><th width='8%'></th>"
-            "<th width='20%'>Finding</th><th width='30%'>Value</th>"
-            "<th width='42%'>What it means (and does not prove)</th></tr>"]
+    rows = ["<h3>Provenance and metadata</h3><table width='100%'><tr><th width='11%'></th>"
+            "<th width='19%'>Finding</th><th width='29%'>Value</th>"
+            "<th width='41%'>What it means (and does not prove)</th></tr>"]
     for m in result.metadata:
         rows.append(f"<tr><td>{_sev(m.get('severity'))}</td><td>{esc(m.get('label'))}</td>"
                     f"<td>{esc(m.get('value'))}</td><td>{esc(m.get('meaning'))}</td></tr>")

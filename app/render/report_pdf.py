@@ -9,14 +9,18 @@ import base64
 import errno
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QSizeF, QUrl
+from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
+    QColor,
+    QFont,
     QGuiApplication,
     QImage,
     QPageLayout,
     QPageSize,
+    QPainter,
     QPdfWriter,
     QTextDocument,
 )
@@ -27,6 +31,7 @@ _SRC = re.compile(r"src=(['\"])data:image/[a-z+]+;base64,([A-Za-z0-9+/=\s]+)\1",
 _WIDTH = re.compile(r"\bwidth=(['\"])(\d+)\1", re.I)
 _HEIGHT = re.compile(r"\bheight=(['\"])(\d+)\1", re.I)
 MARGIN_MM = 15.0
+FOOTER_PX = 22  # at 96 dpi: the strip under each page's text for "page x of y"
 _app = None
 
 
@@ -77,13 +82,40 @@ def _print(html: str, path: Path, title: str, page: QPageSize.PageSizeId) -> int
                                      QPageLayout.Unit.Millimeter))
     doc = QTextDocument()
     doc.setDocumentMargin(0)
-    # Lay the document out at 96 dpi on the printable area; print_() scales it to the device.
+    # Lay the document out at 96 dpi on the printable area, less a strip for the footer.
     rect = writer.pageLayout().paintRect(QPageLayout.Unit.Point)
-    width, height = rect.width() * 96 / 72, rect.height() * 96 / 72
+    width, height = rect.width() * 96 / 72, rect.height() * 96 / 72 - FOOTER_PX
     doc.setPageSize(QSizeF(width, height))
     doc.setHtml(_with_resources(doc, html, max_width=int(width)))
     pages = doc.pageCount()
-    doc.print_(writer)
+    # Each page drawn by hand (what print_() does) plus a footer: the title, when the PDF was
+    # made, and "page x of y", so a page taken out or put in another report shows.
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    scale = writer.resolution() / 96.0
+    painter = QPainter(writer)
+    try:
+        font = QFont(painter.font())
+        font.setPixelSize(10)  # in the 96-dpi units the painter is scaled to (7.5 pt)
+        for page in range(pages):
+            if page:
+                writer.newPage()
+            painter.save()
+            painter.scale(scale, scale)
+            painter.translate(0, -page * height)
+            doc.drawContents(painter, QRectF(0, page * height, width, height))
+            painter.restore()
+            painter.save()
+            painter.scale(scale, scale)
+            painter.setFont(font)
+            painter.setPen(QColor("#757575"))
+            strip = QRectF(0, height + 4, width, FOOTER_PX - 4)
+            painter.drawText(strip, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             f"{title} \u00b7 made {made}")
+            painter.drawText(strip, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             f"page {page + 1} of {pages}")
+            painter.restore()
+    finally:
+        painter.end()
     del writer  # finishes the file
     return pages
 
