@@ -16,7 +16,7 @@ from app.ui.theme import percent
 
 # Distinct, colour-blind-friendlier line colours (Okabe-Ito), one per face, reused cyclically.
 TRACK_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"]
-MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 44, 12, 10, 26
+MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 44, 12, 22, 26  # the legend sits above the plot
 HIT_RADIUS = 8
 
 
@@ -124,7 +124,8 @@ class TimelineWidget(QWidget):
         self._paint_legend(painter, r)
 
     def _paint_legend(self, painter: QPainter, r: QRectF) -> None:
-        """What the red line and the shading mean, in the top right corner."""
+        """What the red line and the shading mean, above the plot's top right corner (inside
+        the plot it hid the threshold line, which sits near the top)."""
         parts = []
         if self.card is not None:  # the whole percents every shown score respects
             lo, hi = shown_cutoffs(self.card)
@@ -133,9 +134,10 @@ class TimelineWidget(QWidget):
                 parts.append(f"shaded: uncertain {lo}-{hi - 1}%")
         parts.append("dotted: scene cut")
         text = "   ".join(parts)
-        box = QRectF(r.right() - 420, r.top() + 2, 416, 16)
-        painter.fillRect(box, QColor(255, 255, 255, 210))
+        box = QRectF(r.left(), 2, r.width(), MARGIN_T - 4)
         painter.setPen(QColor("#37474f"))
+        text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideLeft,
+                                                int(box.width()))
         painter.drawText(box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_time_axis(self, painter: QPainter, r: QRectF) -> None:
