@@ -376,9 +376,19 @@ def _faces_table(result: AnalysisResult, rgb, cutoffs=None) -> str:
                     f"<br><span class='muted'>detector {face.det_score:.2f}</span></td>"
                     f"<td><font color='{color}'><b>{esc(verdict)}</b></font></td>"
                     f"<td>{notes}</td></tr>")
-    rows.append("</table><p class='muted'>Heatmap: red = regions that most influenced the "
-                "model's decision (not necessarily where a manipulation is).</p>")
+    rows.append("</table><p class='muted'>Heatmap colours: " + _colour_scale()
+                + " red = regions that most influenced the model's decision, blue = little "
+                "(not necessarily where a manipulation is).</p>")
     return "".join(rows)
+
+
+def _colour_scale() -> str:
+    """The heatmap's colour scale as a small picture: little influence -> most influence."""
+    from app.core.explain import colorize
+
+    bar = colorize(np.tile(np.linspace(0.0, 1.0, 120, dtype=np.float32), (10, 1)))
+    return (f"little <img src='{data_uri(bar)}' width='120' height='10' "
+            "alt='colour scale from blue (little influence) to red (most)'> most;")
 
 
 def _crop(rgb: np.ndarray, region, side: int) -> np.ndarray:
