@@ -11,12 +11,13 @@ TITLE = "Noise level"
 HOW_TO_READ = (
     "Every camera leaves a fine grain of sensor noise that is much the same all over one photo. "
     "The filter takes the picture minus a median-filtered copy and shows how strong that grain is "
-    "in each small block, relative to the picture as a whole: grey = typical, bright = noisier, "
-    "dark = smoother than the rest. A patch pasted from another photo, or smoothed or painted "
-    "over, often stands out as a bright or dark island with straight or sharp borders. Textured "
-    "areas (hair, foliage, text) are always brighter and flat or overexposed ones darker, and "
-    "strong JPEG compression or resizing flattens everything, so look for islands that do not "
-    "follow the content. The strength slider stretches the contrast."
+    "in each small block, relative to the picture as a whole: crimson = typical, orange to "
+    "pale yellow = noisier, dark purple to black = smoother than the rest. A patch pasted from "
+    "another photo, or smoothed or painted over, often stands out as a bright or dark island "
+    "with straight or sharp borders. Textured areas (hair, foliage, text) are always brighter and "
+    "flat or overexposed ones darker, and strong JPEG compression or resizing flattens "
+    "everything, so look for islands that do not follow the content. The strength slider "
+    "stretches the contrast."
 )
 DEFAULT_STRENGTH = 1.0
 BLOCK = 16  # px: one noise estimate per block, so a 12 MP photo gives ~47,000 numbers
