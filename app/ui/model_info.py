@@ -171,7 +171,23 @@ def card_html(card, error: str | None = None) -> str:
              if k not in _SKIP and not isinstance(v, dict | list)]
     if other:
         parts.append(_section("Other details", _table(other)))
+    parts.append(_section("Terms used above", _table(TERMS)))
     return "\n".join(parts)
+
+
+# The card is written by and for engineers; these are its words for a journalist.
+TERMS = [
+    ("AUC (ROC AUC)", "How often the model scores a fake above a real face, over many pairs: "
+     "1.0 = always, 0.5 = no better than a coin."),
+    ("ECE", "How far the scores are from the rates they claim, on average: 0.05 means that "
+     "faces given about 80 % turned out fake roughly 75-85 % of the time on development data."),
+    ("dev / held-out data", "Pictures kept apart from training to measure the model; "
+     "\u201cunseen\u201d or cross-dataset figures come from a source it never learned from."),
+    ("cal split", "The part of the development data used to set the score scale and the "
+     "verdict ranges, never to train."),
+    ("DFDC, FF++ (FaceForensics++), UTKFace", "Research data sets of face swaps and of real "
+     "faces, named by their usual abbreviations."),
+]
 
 
 def load_installed_card():

@@ -192,6 +192,9 @@ def test_printed_cutoffs_and_scores_agree_next_to_a_cutoff(qtbot):
 
     about = card_html(card)
     assert "Below 32%" in about and "from 32% to 95%" in about and "from 96% up" in about
+    # The card's engineering words are explained for a journalist.
+    assert "Terms used above" in about and "AUC (ROC AUC)" in about and "no better than a coin" \
+        in about
 
 
 def test_an_untrusted_low_score_says_why_it_is_uncertain(qtbot):
