@@ -80,7 +80,7 @@ def video_section(result: AnalysisResult, index: int, notes: str, tags: list[str
 def _untrusted_why(video: VideoResult) -> str:
     """Why a low-scoring clip is "uncertain" anyway: its deciding face was mostly unjudgeable."""
     top = next((t for t in video.tracks if t.id == video.deciding_track), None)
-    if top is None or top.uncertain_frames * 2 <= len(top.points):
+    if top is None or not top.mostly_unjudgeable:
         return ""
     return (f" (face {top.id} was too small or blurred to judge in {top.uncertain_frames} of "
             f"its {len(top.points)} frames, whatever its score)")

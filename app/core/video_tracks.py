@@ -62,6 +62,12 @@ class Track:
     uncertain_frames: int = 0  # frames whose quality made them unjudgeable
 
     @property
+    def mostly_unjudgeable(self) -> bool:
+        """Most of its frames were too small or blurred to judge: "uncertain" whatever its
+        score (score_tracks' rule; the window and the report say so beside the number)."""
+        return self.uncertain_frames * 2 > len(self.points)
+
+    @property
     def first_t(self) -> float:
         return self.points[0].t
 
@@ -211,7 +217,7 @@ def score_tracks(tracks: list[Track], card) -> None:
         probs = np.array([p.p_fake for p in tr.points if p.p_fake is not None], np.float64)
         tr.p_spread = (float(np.percentile(probs, 10)), float(np.percentile(probs, 90)))
         tr.verdict = Verdict(card.tier(tr.p_fake))
-        if tr.uncertain_frames * 2 > len(tr.points):
+        if tr.mostly_unjudgeable:
             tr.verdict = Verdict.UNCERTAIN
 
 

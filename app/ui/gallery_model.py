@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from app.core.plaintext import one_line
-from app.core.quality import tile_note  # noqa: F401 - the tiles and History use it here
+from app.core.quality import tile_note
 from app.ui.plain import plain_tip
 from app.ui.theme import (
     VERDICT_LABELS,

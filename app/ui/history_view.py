@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.history import HistoryEntry, HistoryError
 from app.core.plaintext import one_line
-from app.ui.gallery_model import tile_note
+from app.core.quality import tile_note
 from app.ui.plain import plain_tip
 from app.ui.result_view import local_time
 from app.ui.theme import (
@@ -41,6 +41,16 @@ log = logging.getLogger(__name__)
 COLUMNS = ["", "File", "Analysed", "Verdict", "Fake score", "Faces", "Tags", "Notes"]
 VERDICTS = [("Any verdict", None), ("Fake", "fake"), ("Real", "real"),
             ("Uncertain", "uncertain"), ("No face found", "no face"), ("Errors", "error")]
+
+
+def _verdict_label(e: HistoryEntry) -> str:
+    """The verdict word; for an untrusted score, why ("UNCERTAIN 1%" is not a finding)."""
+    verdict = e.verdict or "no face"
+    label = VERDICT_LABELS.get(verdict, verdict)
+    note, why = tile_note(e)
+    if why and verdict == "uncertain" and not e.error:
+        label += f" \u00b7 {note}"
+    return label
 
 
 class HistoryModel(QAbstractTableModel):
@@ -83,13 +93,10 @@ class HistoryModel(QAbstractTableModel):
                 self._pix[e.id] = pix
             return pix
         if role == Qt.ItemDataRole.DisplayRole:
-            verdict = e.verdict or "no face"
-            label = VERDICT_LABELS.get(verdict, verdict)
-            note, why = tile_note(e)
-            if why and verdict == "uncertain" and not e.error:
-                label += f" \u00b7 {note}"  # "UNCERTAIN 1%" is not a finding: say why
+            if col == 3:
+                return _verdict_label(e)
             return [
-                "", one_line(e.file_name or ""), local_time(e.analysed_at), label,
+                "", one_line(e.file_name or ""), local_time(e.analysed_at), "",
                 percent(e.p_fake, cutoffs_for(e)),
                 str(len(e.faces)) if e.status != "error" else "", e.tags,
                 e.notes.replace("\n", " ")[:80],

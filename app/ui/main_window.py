@@ -311,9 +311,11 @@ class MainWindow(QMainWindow):
         self._show_nav()
 
     def _photos_in_gallery(self) -> list:
-        """The gallery's photos in its order (clips open in the Video tab: not stepped to)."""
-        return [i for i in self.gallery.visible_items()
-                if not (i.path and self.videos.handles(i.path))]
+        """The gallery's photos in its order (clips open in the Video tab: not stepped to). A
+        clip is known from its record, so a step reads no file."""
+        from app.core.report_video import is_video_result
+
+        return [i for i in self.gallery.visible_items() if not is_video_result(i.result)]
 
     def _show_nav(self) -> None:
         photos = self._photos_in_gallery()

@@ -355,7 +355,7 @@ class ResultView(QWidget):
         n = len(result.faces)
         gated = ""
         if word == "uncertain":
-            from app.ui.gallery_model import tile_note
+            from app.core.quality import tile_note
 
             note, why = tile_note(result)
             if why:  # a score that was not trusted: the verdict says so, not the number

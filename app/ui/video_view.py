@@ -206,7 +206,7 @@ class VideoView(QWidget):
         if video.p_fake is not None:
             head += f"\n{percent(video.p_fake, cut)} fake (face {video.deciding_track})"
             top = next((t for t in video.tracks if t.id == video.deciding_track), None)
-            if top is not None and top.uncertain_frames * 2 > len(top.points):
+            if top is not None and top.mostly_unjudgeable:
                 # a low score, yet "uncertain": say why, or it reads as a contradiction
                 head += "\nmost of its frames too small or blurred to judge"
         self.badge.set_verdict(word, head)
